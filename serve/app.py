@@ -1,0 +1,46 @@
+"""The FastAPI application factory. Nothing here runs at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from model.settings import Settings, get_settings
+from serve import problems
+from serve.auth import parse_keys
+from serve.limits import BodySizeLimit
+from serve.model_runtime import ModelHolder, ModelUnavailable
+from serve.routes import classify, ops
+
+log = logging.getLogger("sendgate")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            app.state.models.reload()
+        except ModelUnavailable:
+            # Start anyway: /readyz and every decision answer 503 until a model loads.
+            log.warning("starting without a model; /readyz reports 503")
+        yield
+
+    app = FastAPI(
+        title="sendgate",
+        version="1",
+        summary="Decides whether a business may send a text message.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.api_keys = parse_keys(settings.api_keys)
+    app.state.models = ModelHolder(settings)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    problems.install(app)
+    app.include_router(ops.router)
+    app.include_router(classify.router)
+    return app

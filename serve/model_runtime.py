@@ -54,7 +54,7 @@ class ModelHolder:
         with self._lock:
             try:
                 loaded = self._load()
-            except (ModelArtifactError, OSError, Exception) as exc:
+            except Exception as exc:  # any failure keeps the previous model serving
                 self.last_error = f"model load failed: {exc}"
                 log.error("model load failed", extra={"error": str(exc)})
                 raise ModelUnavailable(self.last_error) from exc

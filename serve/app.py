@@ -13,6 +13,7 @@ from serve import problems
 from serve.auth import parse_keys
 from serve.limits import BodySizeLimit
 from serve.model_runtime import ModelHolder, ModelUnavailable
+from serve.observability import Metrics, RequestContext, configure_logging
 from serve.routes import classify, ops
 
 log = logging.getLogger("sendgate")
@@ -20,6 +21,8 @@ log = logging.getLogger("sendgate")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging()
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -38,8 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.api_keys = parse_keys(settings.api_keys)
-    app.state.models = ModelHolder(settings)
+    app.state.metrics = metrics
+    app.state.models = ModelHolder(settings, on_load=lambda loaded: metrics.set_model(loaded.version))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Added last, so it is outermost: every response, errors included, carries the id.
+    app.add_middleware(RequestContext, metrics=metrics)
     problems.install(app)
     app.include_router(ops.router)
     app.include_router(classify.router)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +33,9 @@ class ModelUnavailable(Exception):
 
 
 class ModelHolder:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, on_load: Callable[[LoadedModel], object] | None = None) -> None:
         self._settings = settings
+        self._on_load = on_load
         self._current: LoadedModel | None = None
         self._lock = threading.Lock()
         self.last_error: str | None = None
@@ -60,6 +62,8 @@ class ModelHolder:
                 raise ModelUnavailable(self.last_error) from exc
             self._current = loaded  # one reference assignment: atomic for readers
             self.last_error = None
+            if self._on_load is not None:
+                self._on_load(loaded)
             log.info("model loaded", extra={"model_version": loaded.version})
             return loaded
 

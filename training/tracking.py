@@ -6,7 +6,6 @@ Tracking defaults to a SQLite store under the state directory with artifacts bes
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import tempfile
 import warnings
@@ -62,14 +61,6 @@ def configure(settings: Settings, experiment_name: str | None = None) -> str:
     return str(mlflow.create_experiment(name, artifact_location=location))
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def log_datasets(
     sources: Iterable[Source], reports: Iterable[SourceReport], context: str = "training"
 ) -> None:
@@ -77,7 +68,7 @@ def log_datasets(
     by_name = {report.name: report for report in reports}
     for source in sources:
         report = by_name.get(source.name)
-        digest = file_sha256(source.path)
+        digest = artifact.sha256_of(source.path)
         with warnings.catch_warnings():
             # MLflow registers two local-file source classes and warns that it picked one.
             warnings.simplefilter("ignore", UserWarning)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from serve.auth import AdminCaller
 from serve.model_runtime import ModelHolder, ModelUnavailable
@@ -27,6 +28,11 @@ def readyz(request: Request) -> JSONResponse:
     if ready:
         body["model_version"] = holder.current.version
     return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", tags=["operations"], include_in_schema=False)
+def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.post("/v1/admin/reload-model", tags=["operations"], response_model=ReloadResponse)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import pytest
 
 from fastapi.testclient import TestClient
 
@@ -114,3 +117,29 @@ def test_openapi_is_served(client: TestClient) -> None:
     """The OpenAPI document and /docs are available."""
     assert client.get("/docs").status_code == 200
     assert "/v1/classify" in client.get("/openapi.json").json()["paths"]
+
+
+def test_metrics_count_requests_by_route_and_status(client: TestClient) -> None:
+    """/metrics (no key) exposes request counts by route template and the model version."""
+    client.post("/v1/classify", headers=SENDER, json={"texts": ["hi there"]})
+    client.post("/v1/classify", json={"texts": ["hi there"]})
+    body = client.get("/metrics").text
+    assert 'sendgate_http_requests_total{method="POST",route="/v1/classify",status="200"} 1.0' in body
+    assert 'sendgate_http_requests_total{method="POST",route="/v1/classify",status="401"} 1.0' in body
+    assert 'sendgate_model_info{model_version="file:' in body
+
+
+def test_request_id_is_echoed_or_created(client: TestClient) -> None:
+    """Each response carries X-Request-ID: the caller's, or a new one."""
+    assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
+    assert len(client.get("/healthz").headers["x-request-id"]) == 32
+
+
+def test_logs_are_json_without_message_text(client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
+    """Access logs are JSON lines with the request id and never contain the text sent."""
+    client.post("/v1/classify", headers={**SENDER, "X-Request-ID": "log-test-1"},
+                json={"texts": ["Secret personal message 4417"]})
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    access = [line for line in lines if line.get("request_id") == "log-test-1"]
+    assert access and access[-1]["route"] == "/v1/classify" and access[-1]["status"] == 200
+    assert not any("Secret personal message" in json.dumps(line) for line in lines)

@@ -89,6 +89,11 @@ def train(
             raise _fail(str(exc)) from exc
     elapsed = time.perf_counter() - started
     console.print(format_report(result.report, "Test split (fixed, group-aware)"), highlight=False)
+    if result.corpora_report is not None:
+        console.print(
+            "\n" + format_report(result.corpora_report, "Test split, public corpora only (issue 2 bar)"),
+            highlight=False,
+        )
     console.print("\nPer-source scores on the test split", highlight=False)
     console.print(result.per_source.to_string(index=False), highlight=False)
     console.print(

@@ -42,6 +42,7 @@ class TrainResult:
     model_version: str | None
     model_uri: str
     report: Report
+    corpora_report: Report | None
     per_source: pd.DataFrame
     tau_promo: float
     hyperparameters: Hyperparameters
@@ -147,6 +148,14 @@ def train(
     test_proba = classifier.predict_proba(test["text"].tolist())
     report = evaluate(test["label"].tolist(), test_proba, tau_promo)
     by_source = per_source_table(test, test_proba, tau_promo)
+    # The bar of issue 2 is on the public corpora: our authored seed rows are reported
+    # beside it, never as real-world accuracy (data/cards/seed.md).
+    corpora_rows = (test["origin"] == "corpus").to_numpy()
+    corpora_report = (
+        evaluate(test["label"][corpora_rows].tolist(), test_proba[corpora_rows], tau_promo)
+        if corpora_rows.any()
+        else None
+    )
     seconds["train_total"] = time.perf_counter() - start
 
     params: dict[str, Any] = {
@@ -167,6 +176,7 @@ def train(
     metrics = {
         **report.flat_metrics("test_"),
         **validation_report.flat_metrics("validation_"),
+        **(corpora_report.flat_metrics("test_corpora_") if corpora_report else {}),
         **{f"seconds_{k}": v for k, v in seconds.items()},
     }
     for source_name, source_f1 in zip(by_source["source"], by_source["macro_f1"], strict=True):
@@ -181,7 +191,15 @@ def train(
         evaluation_dir = work / "evaluation"
         evaluation_dir.mkdir()
         _write_evaluation(
-            evaluation_dir, report, validation_report, by_source, tuning_table, data, test_proba, test
+            evaluation_dir,
+            report,
+            validation_report,
+            corpora_report,
+            by_source,
+            tuning_table,
+            data,
+            test_proba,
+            test,
         )
         classifier_dir = work / "classifier"
         artifact.save(
@@ -228,6 +246,7 @@ def train(
         model_version=version,
         model_uri=info.model_uri,
         report=report,
+        corpora_report=corpora_report,
         per_source=by_source,
         tau_promo=tau_promo,
         hyperparameters=base,
@@ -242,6 +261,7 @@ def _write_evaluation(
     directory: Path,
     report: Report,
     validation_report: Report,
+    corpora_report: Report | None,
     by_source: pd.DataFrame,
     tuning_table: pd.DataFrame | None,
     data: PreparedData,
@@ -253,6 +273,7 @@ def _write_evaluation(
         [
             format_report(report, "Test split (fixed, group-aware)"),
             format_report(validation_report, "Validation split (chooses tau_promo)"),
+            *([format_report(corpora_report, "Test split, public corpora only")] if corpora_report else []),
             "Per-source scores on the test split\n" + by_source.to_string(index=False),
         ]
     )

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from fastapi.testclient import TestClient
 
 from model.settings import Settings

@@ -1,0 +1,432 @@
+"""Decisions: the audit trail of every check, and the sends the frequency caps count."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Final, cast, get_args
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from serve.consent.records import (
+    CheckRequest,
+    Classification,
+    ConsentSnapshot,
+    Decision,
+    MessageType,
+    Outcome,
+)
+from serve.store import codec, ids, validation
+from serve.store.errors import (
+    ConfirmationAlreadyUsed,
+    InvalidCursor,
+    InvalidInput,
+    NotFound,
+    StaleDecision,
+)
+from serve.store.inbound_messages import latest_opt_event
+from serve.store.schema import (
+    ConsentRevocationRow,
+    ConsentRow,
+    DecisionRow,
+    InboundMessageRow,
+    OptOutConfirmationRow,
+    ReviewRow,
+    SendRow,
+)
+from serve.store.senders import load_sender
+from serve.store.snapshots import FREQUENCY_WINDOW, build_snapshot
+from serve.store.units import lock_pairs, read_unit, utc_now, write_unit
+from serve.store.views import (
+    DecisionInput,
+    DecisionPage,
+    ReviewRecord,
+    StoredDecision,
+    Verdict,
+    WeightedFeature,
+)
+
+OPT_OUT_CONFIRMATION: Final = "OPT_OUT_CONFIRMATION"
+MAX_PAGE: Final = 500
+MESSAGE_TYPES = get_args(MessageType)
+OUTCOMES = get_args(Outcome)
+
+Decide = Callable[[ConsentSnapshot], Decision]
+
+
+def record_decision(
+    *,
+    session: Session,
+    decision: Decision,
+    request: CheckRequest,
+    classification: Classification,
+    explanation: Sequence[WeightedFeature] | None = None,
+    created_at: datetime | None = None,
+) -> str:
+    """Store one decision (and, for an allow, its send) in one transaction; its id."""
+    item = DecisionInput(decision, request, classification, explanation)
+    return record_decisions_batch(session=session, items=[item], created_at=created_at)[0]
+
+
+def record_decisions_batch(
+    *,
+    session: Session,
+    items: Sequence[DecisionInput],
+    created_at: datetime | None = None,
+) -> tuple[str, ...]:
+    """Store many decisions in one transaction: all of them, or none if any is refused."""
+    created = validation.aware("created_at", created_at or utc_now())
+    prefixes = [_prefix(index, len(items)) for index in range(len(items))]
+    for item, prefix in zip(items, prefixes, strict=True):
+        _check(item, prefix=prefix)
+    decision_ids = _ordered_ids(len(items), created)
+    with write_unit(session):
+        lock_pairs(session, [(item.request.sender, item.request.to) for item in items])
+        for item, prefix, decision_id in zip(items, prefixes, decision_ids, strict=True):
+            _insert(session, item, decision_id, created, prefix=prefix)
+    return decision_ids
+
+
+def decide_and_record(
+    *,
+    session: Session,
+    request: CheckRequest,
+    classification: Classification,
+    decide: Decide,
+    window: timedelta,
+    send_window: timedelta = FREQUENCY_WINDOW,
+    explanation: Sequence[WeightedFeature] | None = None,
+    created_at: datetime | None = None,
+) -> StoredDecision:
+    """Snapshot, decide and store under one lock, so no concurrent write slips between.
+
+    ``decide`` is the pure engine bound to its policy and clock, e.g.
+    ``lambda snap: decide(classification, request, snap, policy, now)`` with the same
+    ``now`` passed here as ``created_at``: the snapshot is taken at
+    ``max(request.send_at, created_at)``, the instant the engine judges.
+    """
+    item = (request, classification, explanation)
+    return decide_and_record_batch(
+        session=session,
+        items=[item],
+        decide=lambda _index, snap: decide(snap),
+        window=window,
+        send_window=send_window,
+        created_at=created_at,
+    )[0]
+
+
+def decide_and_record_batch(
+    *,
+    session: Session,
+    items: Sequence[tuple[CheckRequest, Classification, Sequence[WeightedFeature] | None]],
+    decide: Callable[[int, ConsentSnapshot], Decision],
+    window: timedelta,
+    send_window: timedelta = FREQUENCY_WINDOW,
+    created_at: datetime | None = None,
+) -> tuple[StoredDecision, ...]:
+    """Decide items in order, each on a snapshot that includes the sends allowed before it.
+
+    Without this, a batch of promotions to one number would all see the same empty
+    send history and could together exceed a frequency cap.
+    """
+    created = validation.aware("created_at", created_at or utc_now())
+    decision_ids = _ordered_ids(len(items), created)
+    stored: list[StoredDecision] = []
+    with write_unit(session):
+        lock_pairs(session, [(request.sender, request.to) for request, _, _ in items])
+        for index, (request, classification, explanation) in enumerate(items):
+            snap = build_snapshot(
+                session,
+                sender=request.sender,
+                phone=request.to,
+                # The engine judges a back-dated send at the decision time, not before.
+                at=max(validation.aware("send_at", request.send_at), created),
+                window=window,
+                send_window=send_window,
+            )
+            item = DecisionInput(decide(index, snap), request, classification, explanation)
+            prefix = _prefix(index, len(items))
+            _check(item, prefix=prefix)
+            decision_id = decision_ids[index]
+            _insert(session, item, decision_id, created, prefix=prefix)
+            stored.append(
+                StoredDecision(
+                    decision_id=decision_id,
+                    created_at=created,
+                    request=request,
+                    classification=classification,
+                    decision=item.decision,
+                    explanation=codec.explanation_from_json(codec.explanation_to_json(explanation)),
+                )
+            )
+    return tuple(stored)
+
+
+def _prefix(index: int, count: int) -> str:
+    # Errors in a batch name the item, e.g. "items[3].decision.reasons" (API.md: 422
+    # naming its index); a single decision's errors name the field alone.
+    return f"items[{index}]." if count > 1 else ""
+
+
+def _ordered_ids(count: int, created: datetime) -> tuple[str, ...]:
+    # Ids of one call share the millisecond; sorting them keeps a batch in its order
+    # when listed by (created_at, decision_id).
+    return tuple(sorted(ids.new_id(ids.DECISION, created) for _ in range(count)))
+
+
+def _check(item: DecisionInput, *, prefix: str) -> None:
+    def name(field: str) -> str:
+        return prefix + field
+
+    decision, request, classification = item.decision, item.request, item.classification
+    validation.aware(name("request.send_at"), request.send_at)
+    validation.phone(name("request.to"), request.to)
+    validation.text(name("request.sender"), request.sender, max_length=64)
+    validation.one_of(name("decision.decision"), decision.decision, OUTCOMES)
+    validation.one_of(name("decision.message_type"), decision.message_type, MESSAGE_TYPES)
+    validation.one_of(name("decision.treated_as"), decision.treated_as, MESSAGE_TYPES)
+    if decision.message_type != classification.message_type:
+        raise InvalidInput(name("decision.message_type"), "differs from the classification it was made from")
+    if not decision.reasons:
+        # RULES.md 7.5: every decision has at least one reason; an unexplained one
+        # must not enter the audit trail (and must not be sent).
+        raise InvalidInput(name("decision.reasons"), "a decision needs at least one reason")
+    if decision.not_before is not None:
+        validation.aware(name("decision.not_before"), decision.not_before)
+
+
+def _insert(
+    session: Session, item: DecisionInput, decision_id: str, created: datetime, *, prefix: str
+) -> None:
+    decision, request, classification = item.decision, item.request, item.classification
+    sender, phone = request.sender, request.to
+    load_sender(session, sender)
+    _check_links(session, decision, sender=sender, phone=phone, prefix=prefix)
+    # A back-dated send goes out now: count it (caps, confirmation) when it happens.
+    sent_at = max(request.send_at, created)
+    session.add(
+        DecisionRow(
+            decision_id=decision_id,
+            created_at=created,
+            request=codec.request_to_json(request),
+            sender=sender,
+            phone=phone,
+            send_at=request.send_at,
+            decision=decision.decision,
+            message_type=decision.message_type,
+            treated_as=decision.treated_as,
+            probabilities={k: float(v) for k, v in classification.probabilities.items()},
+            tau_promo=classification.tau_promo,
+            tau_conf=classification.tau_conf,
+            reasons=codec.reasons_to_json(decision.reasons),
+            trace=codec.trace_to_json(decision.trace),
+            explanation=codec.explanation_to_json(item.explanation),
+            consent_id=decision.consent_id,
+            inbound_id=decision.inbound_id,
+            not_before=decision.not_before,
+            model_version=classification.model_version,
+            policy_version=decision.policy_version,
+            jurisdiction=codec.jurisdiction_to_json(decision.jurisdiction),
+        )
+    )
+    session.flush()
+    if decision.decision == "allow":
+        _guard_opt_out(session, decision, decision_id, request, sent_at)
+        session.add(
+            SendRow(
+                decision_id=decision_id,
+                sender=sender,
+                phone=phone,
+                treated_as=decision.treated_as,
+                send_at=sent_at,
+            )
+        )
+        session.flush()
+
+
+def _check_links(session: Session, decision: Decision, *, sender: str, phone: str, prefix: str) -> None:
+    """The consent or inbound message a decision names must be this pair's, and an allow
+    must not rest on a consent revoked since the snapshot."""
+    if decision.consent_id is not None:
+        consent = session.get(ConsentRow, decision.consent_id)
+        if consent is None or (consent.sender, consent.phone) != (sender, phone):
+            raise InvalidInput(
+                f"{prefix}decision.consent_id",
+                f"{decision.consent_id!r} is not a consent of this sender and number",
+            )
+        if decision.decision == "allow":
+            revoked = session.scalars(
+                select(ConsentRevocationRow.revocation_id).where(
+                    ConsentRevocationRow.consent_id == decision.consent_id
+                )
+            ).first()
+            if revoked is not None:
+                raise StaleDecision(f"consent {decision.consent_id} was revoked; decide again")
+    if decision.inbound_id is not None:
+        inbound = session.get(InboundMessageRow, decision.inbound_id)
+        if inbound is None or (inbound.sender, inbound.phone) != (sender, phone):
+            raise InvalidInput(
+                f"{prefix}decision.inbound_id",
+                f"{decision.inbound_id!r} is not an inbound message of this sender and number",
+            )
+
+
+def _relies_on_confirmation(decision: Decision) -> bool:
+    return any(reason.code == OPT_OUT_CONFIRMATION for reason in decision.reasons)
+
+
+def _guard_opt_out(
+    session: Session, decision: Decision, decision_id: str, request: CheckRequest, sent_at: datetime
+) -> None:
+    """An allow for an opted-out pair may only be its single confirmation (RULES.md 7.1)."""
+    event = latest_opt_event(session, sender=request.sender, phone=request.to)
+    relies = _relies_on_confirmation(decision)
+    if event is None or event.kind != "opt_out":
+        if relies:
+            raise StaleDecision("the opt-out this confirmation answers is no longer in force")
+        return
+    if not relies:
+        raise StaleDecision("the recipient opted out after the snapshot; decide again")
+    if session.get(OptOutConfirmationRow, event.event_id) is not None:
+        raise ConfirmationAlreadyUsed("the single opt-out confirmation was already allowed")
+    session.add(
+        OptOutConfirmationRow(opt_out_event_id=event.event_id, decision_id=decision_id, sent_at=sent_at)
+    )
+    try:
+        session.flush()
+    except IntegrityError as error:  # the primary key makes "single" hold under any race
+        raise ConfirmationAlreadyUsed("the single opt-out confirmation was already allowed") from error
+
+
+def get_decision(*, session: Session, decision_id: str) -> StoredDecision:
+    with read_unit(session):
+        row = session.get(DecisionRow, decision_id)
+        if row is None:
+            raise NotFound("decision", decision_id)
+        return _stored(row, _reviews_of(session, [decision_id]).get(decision_id, ()))
+
+
+def list_decisions(
+    *,
+    session: Session,
+    decision: Outcome | None = None,
+    reviewed: bool | None = None,
+    since: datetime | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> DecisionPage:
+    """Stored decisions, newest first, a page at a time.
+
+    The cursor marks a position in the (created_at, decision_id) order, so rows written
+    while a reviewer pages never shift what the next page holds.
+    """
+    if decision is not None:
+        validation.one_of("decision", decision, OUTCOMES)
+    if since is not None:
+        validation.aware("since", since)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput("limit", f"must be an integer from 1 to {MAX_PAGE}")
+    query = select(DecisionRow)
+    if decision is not None:
+        query = query.where(DecisionRow.decision == decision)
+    if since is not None:
+        query = query.where(DecisionRow.created_at >= since)
+    if reviewed is not None:
+        has_review = exists().where(ReviewRow.decision_id == DecisionRow.decision_id)
+        query = query.where(has_review if reviewed else ~has_review)
+    if cursor is not None:
+        after_at, after_id = decode_cursor(cursor)
+        query = query.where(
+            or_(
+                DecisionRow.created_at < after_at,
+                and_(DecisionRow.created_at == after_at, DecisionRow.decision_id < after_id),
+            )
+        )
+    query = query.order_by(DecisionRow.created_at.desc(), DecisionRow.decision_id.desc())
+    with read_unit(session):
+        rows = list(session.scalars(query.limit(limit + 1)))
+        page, more = rows[:limit], len(rows) > limit
+        reviews = _reviews_of(session, [row.decision_id for row in page])
+        items = tuple(_stored(row, reviews.get(row.decision_id, ())) for row in page)
+    last = items[-1] if more else None
+    next_cursor = None if last is None else encode_cursor(last.created_at, last.decision_id)
+    return DecisionPage(items=items, next_cursor=next_cursor)
+
+
+def encode_cursor(created_at: datetime, decision_id: str) -> str:
+    payload = json.dumps([created_at.isoformat(), decision_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, decision_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        at = datetime.fromisoformat(created_at)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as error:
+        raise InvalidCursor() from error
+    if at.tzinfo is None or not isinstance(decision_id, str):
+        raise InvalidCursor()
+    return at, decision_id
+
+
+def _reviews_of(session: Session, decision_ids: Sequence[str]) -> dict[str, tuple[ReviewRecord, ...]]:
+    if not decision_ids:
+        return {}
+    found: dict[str, list[ReviewRecord]] = {}
+    rows = session.scalars(
+        select(ReviewRow)
+        .where(ReviewRow.decision_id.in_(decision_ids))
+        .order_by(ReviewRow.created_at, ReviewRow.review_id)
+    )
+    for row in rows:
+        found.setdefault(row.decision_id, []).append(review_record(row))
+    return {key: tuple(value) for key, value in found.items()}
+
+
+def review_record(row: ReviewRow) -> ReviewRecord:
+    return ReviewRecord(
+        review_id=row.review_id,
+        decision_id=row.decision_id,
+        verdict=cast(Verdict, row.verdict),
+        correct_type=cast(MessageType | None, row.correct_type),
+        note=row.note,
+        reviewer=row.reviewer,
+        created_at=row.created_at,
+    )
+
+
+def _stored(row: DecisionRow, reviews: tuple[ReviewRecord, ...]) -> StoredDecision:
+    message_type = cast(MessageType, row.message_type)
+    return StoredDecision(
+        decision_id=row.decision_id,
+        created_at=row.created_at,
+        request=codec.request_from_json(row.request),
+        classification=Classification(
+            message_type=message_type,
+            probabilities=dict(row.probabilities),
+            tau_promo=row.tau_promo,
+            tau_conf=row.tau_conf,
+            model_version=row.model_version,
+        ),
+        decision=Decision(
+            decision=cast(Outcome, row.decision),
+            message_type=message_type,
+            treated_as=cast(MessageType, row.treated_as),
+            reasons=codec.reasons_from_json(row.reasons),
+            jurisdiction=codec.jurisdiction_from_json(row.jurisdiction),
+            not_before=row.not_before,
+            consent_id=row.consent_id,
+            inbound_id=row.inbound_id,
+            trace=codec.trace_from_json(row.trace),
+            policy_version=row.policy_version,
+        ),
+        explanation=codec.explanation_from_json(row.explanation),
+        reviews=reviews,
+    )

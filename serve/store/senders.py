@@ -1,0 +1,44 @@
+"""Senders: the businesses or programs consents are held for."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from serve.consent.records import SenderProfile
+from serve.store import validation
+from serve.store.errors import AlreadyExists, NotFound
+from serve.store.schema import SenderRow
+from serve.store.units import read_unit, utc_now, write_unit
+
+
+def add_sender(
+    *,
+    session: Session,
+    sender: str,
+    display_name: str,
+    help_text: str = "",
+    created_at: datetime | None = None,
+) -> SenderProfile:
+    validation.text("sender", sender, max_length=64)
+    validation.text("display_name", display_name, max_length=200)
+    created = validation.aware("created_at", created_at or utc_now())
+    with write_unit(session):
+        if session.get(SenderRow, sender) is not None:
+            raise AlreadyExists("sender", sender)
+        session.add(SenderRow(id=sender, display_name=display_name, help_text=help_text, created_at=created))
+    return SenderProfile(sender=sender, display_name=display_name, help_text=help_text)
+
+
+def get_sender(*, session: Session, sender: str) -> SenderProfile:
+    with read_unit(session):
+        return load_sender(session, sender)
+
+
+def load_sender(session: Session, sender: str) -> SenderProfile:
+    """Inside an open unit of work: the sender's profile, or NotFound."""
+    row = session.get(SenderRow, sender)
+    if row is None:
+        raise NotFound("sender", sender)
+    return SenderProfile(sender=row.id, display_name=row.display_name, help_text=row.help_text)

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # registry champion. Set by operators only; never taken from a request.
     model_path: Path | None = None
     default_sender: str = "default"
+    # Shown in help replies and checked in promotional texts (PROMO_MISSING_SENDER_ID).
+    default_sender_name: str = "sendgate demo sender"
+    # None means the policy shipped in serve/consent/policy.toml.
+    policy_path: Path | None = None
     # Message text is personal data: off by default in logs.
     log_message_text: bool = False
     max_body_bytes: int = Field(default=4_000_000, ge=1_000)

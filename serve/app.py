@@ -14,7 +14,8 @@ from serve.auth import parse_keys
 from serve.limits import BodySizeLimit
 from serve.model_runtime import ModelHolder, ModelUnavailable
 from serve.observability import Metrics, RequestContext, configure_logging
-from serve.routes import classify, ops
+from serve.routes import check, classify, ops
+from serve.services import Services
 
 log = logging.getLogger("sendgate")
 
@@ -26,12 +27,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services: Services = app.state.services
         try:
             app.state.models.reload()
         except ModelUnavailable:
             # Start anyway: /readyz and every decision answer 503 until a model loads.
             log.warning("starting without a model; /readyz reports 503")
+        services.ensure_database()
         yield
+        services.engine.dispose()
 
     app = FastAPI(
         title="sendgate",
@@ -43,10 +47,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_keys = parse_keys(settings.api_keys)
     app.state.metrics = metrics
     app.state.models = ModelHolder(settings, on_load=lambda loaded: metrics.set_model(loaded.version))
+    app.state.services = Services.build(settings, app.state.models, metrics)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Added last, so it is outermost: every response, errors included, carries the id.
     app.add_middleware(RequestContext, metrics=metrics)
     problems.install(app)
     app.include_router(ops.router)
     app.include_router(classify.router)
+    app.include_router(check.router)
     return app

@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from serve.store.errors import InvalidInput, NotFound, StaleDecision, StoreError
+
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://sendgate.dev/problems/"
 
@@ -47,6 +49,11 @@ def _field(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path")]
     return ".".join(parts) or "body"
 
+
+_STORE_STATUS: dict[str, tuple[int, str]] = {
+    "AlreadyExists": (409, "Already exists"),
+    "AlreadyRevoked": (409, "Already revoked"),
+}
 
 _STATUS_CODES = {
     401: "unauthorized",
@@ -91,6 +98,18 @@ def install(app: FastAPI) -> None:
                 headers=getattr(exc, "headers", None),
             )
         )
+
+    @app.exception_handler(StoreError)
+    async def _store(_: Request, exc: StoreError) -> JSONResponse:
+        status, title = _STORE_STATUS.get(type(exc).__name__, (409, "Conflict"))
+        if isinstance(exc, NotFound):
+            status, title = 404, "Not found"
+        elif isinstance(exc, InvalidInput):
+            status, title = 422, "Invalid request"
+        elif isinstance(exc, StaleDecision):
+            status, title = 409, "Records changed during the decision"
+        errors = [{"field": exc.field, "message": exc.message}] if status == 422 and exc.field else None
+        return problem_response(Problem(status, exc.code, title, exc.message, errors))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -10,6 +10,7 @@ from serve.auth import AdminCaller
 from serve.model_runtime import ModelHolder, ModelUnavailable
 from serve.problems import Problem
 from serve.schemas import ReloadResponse
+from serve.services import Services
 
 router = APIRouter()
 
@@ -22,7 +23,9 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz", tags=["operations"])
 def readyz(request: Request) -> JSONResponse:
     holder: ModelHolder = request.app.state.models
-    checks = {"model": "ok" if holder.ready else (holder.last_error or "not loaded")}
+    services: Services = request.app.state.services
+    database = services.database_ok() if services.ensure_database() else "database not migrated"
+    checks = {"model": "ok" if holder.ready else (holder.last_error or "not loaded"), "database": database}
     ready = all(v == "ok" for v in checks.values())
     body = {"status": "ready" if ready else "unavailable", "checks": checks}
     if ready:

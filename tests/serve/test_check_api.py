@@ -1,0 +1,113 @@
+"""POST /v1/check and /v1/check/batch over HTTP: decisions, storage, failure modes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from model.settings import Settings
+from serve.app import create_app
+from tests.serve.conftest import SENDER
+
+PROMO = "Winter sale: 40% off all coats this weekend at sendgate demo sender! Reply STOP to opt out"
+OTP = "Your Quillpay verification code is 730142. It expires in 10 minutes."
+# Noon in San Francisco: inside every quiet-hours window.
+NOON_SF = "2026-11-25T20:00:00Z"
+
+
+def test_promotion_without_consent_is_blocked_with_reasons(client: TestClient) -> None:
+    """No written consent on file: block, with the rule's code, message and source."""
+    response = client.post("/v1/check", headers=SENDER,
+                           json={"text": PROMO, "to": "+14155550123", "send_at": NOON_SF})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["decision"] == "block"
+    assert body["treated_as"] == "promotional"
+    codes = [r["code"] for r in body["reasons"]]
+    assert "PROMO_NO_WRITTEN_CONSENT" in codes
+    assert all(r["message"] and r["source"] for r in body["reasons"])
+    assert body["decision_id"].startswith("dec_")
+    assert body["model_version"].startswith("file:")
+    assert body["explanation"] and body["explanation"][0]["weight"] > 0
+
+
+def test_decision_is_stored_before_the_answer(client: TestClient, service_settings: Settings) -> None:
+    """The decision id returned is already a row in the audit store."""
+    response = client.post("/v1/check", headers=SENDER, json={"text": OTP, "to": "+14155550123"})
+    decision_id = response.json()["decision_id"]
+    services = client.app.state.services  # type: ignore[attr-defined]
+    with services.engine.connect() as connection:
+        row = connection.execute(text("SELECT decision FROM decisions WHERE decision_id = :d"),
+                                 {"d": decision_id}).one()
+    assert row[0] == response.json()["decision"]
+
+
+def test_invalid_phone_is_422_naming_to(client: TestClient) -> None:
+    """A number that does not parse as a valid E.164 number is refused."""
+    response = client.post("/v1/check", headers=SENDER, json={"text": OTP, "to": "+1555"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "to"
+
+
+def test_naive_send_at_is_422(client: TestClient) -> None:
+    """send_at without a time zone is refused rather than guessed."""
+    response = client.post("/v1/check", headers=SENDER,
+                           json={"text": OTP, "to": "+14155550123", "send_at": "2026-11-25T12:00:00"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "send_at"
+
+
+def test_unknown_sender_is_422_naming_sender(client: TestClient) -> None:
+    """A sender that was never registered cannot be decided for."""
+    response = client.post("/v1/check", headers=SENDER,
+                           json={"text": OTP, "to": "+14155550123", "sender": "nobody"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "sender"
+
+
+def test_batch_keeps_order_and_one_bad_item_fails_all(client: TestClient) -> None:
+    """Results come back in request order; an invalid item is named by index and nothing is stored."""
+    ok = client.post("/v1/check/batch", headers=SENDER, json={"messages": [
+        {"text": OTP, "to": "+14155550123", "send_at": NOON_SF},
+        {"text": PROMO, "to": "+14155550123", "send_at": NOON_SF},
+    ]})
+    assert ok.status_code == 200
+    assert [r["treated_as"] for r in ok.json()["results"]] == ["transactional", "promotional"]
+    services = client.app.state.services  # type: ignore[attr-defined]
+    with services.engine.connect() as connection:
+        before = connection.execute(text("SELECT count(*) FROM decisions")).scalar_one()
+    bad = client.post("/v1/check/batch", headers=SENDER, json={"messages": [
+        {"text": OTP, "to": "+14155550123"}, {"text": "", "to": "+14155550123"}]})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "messages.1.text"
+    with services.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM decisions")).scalar_one() == before
+
+
+def test_database_down_means_503_never_allow(tmp_path: Path, model_dir: Path) -> None:
+    """With the database unreachable, /readyz and /v1/check answer 503."""
+    settings = Settings(state_dir=tmp_path / "s", api_keys="sender:sender-key-1", model_path=model_dir,
+                        database_url="postgresql+psycopg://postgres@127.0.0.1:1/none")
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").status_code == 503
+        response = client.post("/v1/check", headers=SENDER, json={"text": OTP, "to": "+14155550123"})
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_model_missing_means_503_on_check(tmp_path: Path) -> None:
+    """Without a model, /v1/check fails closed."""
+    settings = Settings(state_dir=tmp_path / "s", api_keys="sender:sender-key-1", model_path=tmp_path / "none")
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/v1/check", headers=SENDER, json={"text": OTP, "to": "+14155550123"})
+    assert response.status_code == 503
+
+
+def test_metrics_count_decisions_and_reasons(client: TestClient) -> None:
+    """Decisions by outcome and by reason code appear in /metrics."""
+    client.post("/v1/check", headers=SENDER, json={"text": PROMO, "to": "+14155550123", "send_at": NOON_SF})
+    body = client.get("/metrics").text
+    assert 'sendgate_decisions_total{decision="block"} 1.0' in body
+    assert 'sendgate_decision_reasons_total{code="PROMO_NO_WRITTEN_CONSENT"} 1.0' in body

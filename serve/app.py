@@ -14,7 +14,7 @@ from serve.auth import parse_keys
 from serve.limits import BodySizeLimit
 from serve.model_runtime import ModelHolder, ModelUnavailable
 from serve.observability import Metrics, RequestContext, configure_logging
-from serve.routes import check, classify, ops
+from serve.routes import check, classify, consents, decisions, inbound, ops, review_page
 from serve.services import Services
 
 log = logging.getLogger("sendgate")
@@ -55,4 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(classify.router)
     app.include_router(check.router)
+    review_page.install(app)
+    app.include_router(consents.router)
+    app.include_router(inbound.router)
+    app.include_router(decisions.router)
     return app

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import phonenumbers
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 MAX_TEXT = 2_000
 MAX_BATCH = 1_000
@@ -121,3 +121,145 @@ class CheckOut(BaseModel):
 
 class CheckBatchOut(BaseModel):
     results: list[CheckOut]
+
+
+# --- consents and senders (role admin) ---
+
+ConsentKindIn = Literal["express_written", "express"]
+ConsentMethodIn = Literal[
+    "web_form", "checkbox", "keyword", "paper", "verbal", "purchase", "inquiry", "soft_opt_in", "other"
+]
+Evidence = Annotated[str, Field(min_length=1, max_length=4_000)]
+
+
+def _query_phone(value: object) -> object:
+    """A '+' left unencoded in a query string arrives as a space; put it back."""
+    if isinstance(value, str) and value.startswith(" ") and value[1:2].isdigit():
+        return "+" + value[1:]
+    return value
+
+
+QueryPhone = Annotated[str, BeforeValidator(_query_phone), AfterValidator(_e164)]
+
+
+class ConsentIn(Strict):
+    sender: SenderName | None = None
+    phone: Phone
+    kind: ConsentKindIn
+    scope: Reference | None = None
+    method: ConsentMethodIn | None = None
+    evidence: Evidence | None = None
+    captured_at: AwareDatetime
+    expires_at: AwareDatetime | None = None
+
+
+class ConsentOut(BaseModel):
+    consent_id: str
+    sender: str
+    phone: str
+    kind: ConsentKindIn
+    scope: str | None
+    method: ConsentMethodIn
+    evidence: str | None
+    captured_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+
+class ConsentListOut(BaseModel):
+    items: list[ConsentOut]
+
+
+class RevokeIn(Strict):
+    reason: Annotated[str, Field(min_length=1, max_length=1_000)]
+
+
+class SenderIn(Strict):
+    sender: SenderName
+    display_name: Annotated[str, Field(min_length=1, max_length=200)]
+    help_text: Annotated[str, Field(max_length=1_000)] = ""
+
+
+class SenderOut(BaseModel):
+    sender: str
+    display_name: str
+    help_text: str
+
+
+# --- inbound messages (role sender) ---
+
+
+def _inbound_text(value: str) -> str:
+    """What the provider delivered, trimmed; may be empty (e.g. a picture without text)."""
+    trimmed = value.strip()
+    if len(trimmed) > MAX_TEXT:
+        raise ValueError(f"text is longer than {MAX_TEXT} characters after trimming")
+    try:
+        trimmed.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("text is not valid Unicode") from exc
+    return trimmed
+
+
+InboundAction = Literal["opted_out", "opted_in", "help", "conversation_opened", "none"]
+
+
+class InboundIn(Strict):
+    # ``from`` is a Python keyword: the field is ``from_`` and only the alias is accepted.
+    from_: Phone = Field(alias="from")
+    to_sender: SenderName
+    text: Annotated[str, AfterValidator(_inbound_text)]
+    received_at: AwareDatetime | None = None
+
+
+class InboundOut(BaseModel):
+    inbound_id: str
+    action: InboundAction
+    reply: str | None
+    needs_review: bool
+    reason_code: str | None
+
+
+# --- decisions and reviews (role reviewer) ---
+
+Verdict = Literal["confirm", "override_allow", "override_block"]
+
+
+class RequestOut(BaseModel):
+    text: str
+    to: str
+    sender: str
+    send_at: datetime
+    declared_type: MessageKind | None
+    transaction_ref: str | None
+    in_reply_to: str | None
+
+
+class ReviewIn(Strict):
+    verdict: Verdict
+    correct_type: MessageKind | None = None
+    note: Annotated[str, Field(max_length=2_000)] = ""
+
+
+class ReviewOut(BaseModel):
+    review_id: str
+    decision_id: str
+    verdict: Verdict
+    correct_type: MessageKind | None
+    note: str
+    reviewer: str
+    created_at: datetime
+
+
+class DecisionOut(CheckOut):
+    """Everything /v1/check returned, plus what it was asked and how it was reviewed."""
+
+    request: RequestOut
+    created_at: datetime
+    reviews: list[ReviewOut]
+
+
+class DecisionPageOut(BaseModel):
+    items: list[DecisionOut]
+    next_cursor: str | None

@@ -16,15 +16,8 @@ from serve.consent.engine import decide
 from serve.consent.records import CheckRequest, Classification
 from serve.model_runtime import LoadedModel
 from serve.problems import Problem
-from serve.schemas import (
-    CheckBatchIn,
-    CheckBatchOut,
-    CheckIn,
-    CheckOut,
-    FeatureOut,
-    Probabilities,
-    ReasonOut,
-)
+from serve.routes import render
+from serve.schemas import CheckBatchIn, CheckBatchOut, CheckIn, CheckOut, FeatureOut
 from serve.services import Services, ServicesDep
 from serve.store import repository
 from serve.store.errors import NotFound, StaleDecision
@@ -67,22 +60,7 @@ def _classify(model: LoadedModel, texts: Sequence[str]) -> list[tuple[Classifica
 
 
 def _out(stored: StoredDecision) -> CheckOut:
-    d, c = stored.decision, stored.classification
-    return CheckOut(
-        decision=d.decision,
-        decision_id=stored.decision_id,
-        message_type=d.message_type,
-        probabilities=Probabilities(**{k: float(v) for k, v in c.probabilities.items()}),
-        treated_as=d.treated_as,
-        reasons=[ReasonOut(code=r.code, message=r.message, source=r.source) for r in d.reasons],
-        consent_id=d.consent_id,
-        inbound_id=d.inbound_id,
-        not_before=d.not_before,
-        model_version=c.model_version,
-        policy_version=d.policy_version,
-        jurisdiction=d.jurisdiction.policy_key,
-        explanation=[FeatureOut(feature=f.feature, weight=f.weight) for f in stored.explanation or ()],
-    )
+    return render.check_out(stored)
 
 
 def _decide_all(

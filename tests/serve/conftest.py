@@ -1,15 +1,21 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
 
 from model import artifact
 from model.classifier import Hyperparameters, MessageClassifier
 from model.settings import Settings
 from serve.app import create_app
+from serve.store.schema import Base
+from tests.store.conftest import POSTGRES_SERVER, PostgresServer
 from training.fitting import fit
 from training.prepare import prepare
 from training.sources import seed_sources
@@ -38,4 +44,80 @@ def service_settings(tmp_path: Path, model_dir: Path) -> Settings:
 @pytest.fixture
 def client(service_settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(service_settings)) as test_client:
+        yield test_client
+
+
+# --- the same HTTP tests on SQLite and on PostgreSQL ---
+
+SERVE_BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="module")
+def serve_postgres_url() -> Iterator[URL]:
+    """A fresh PostgreSQL database for this test module, dropped afterwards.
+
+    Skips when PostgreSQL cannot be reached, except in CI (``CI`` set), where it fails:
+    CI must run the HTTP tests on both backends.
+    """
+    admin = create_engine(
+        POSTGRES_SERVER.set(database="postgres"),
+        isolation_level="AUTOCOMMIT",
+        connect_args={"connect_timeout": 3},
+    )
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except OperationalError as error:
+        admin.dispose()
+        where = POSTGRES_SERVER.render_as_string(hide_password=True)
+        message = f"PostgreSQL unreachable at {where}: {error.orig}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} (CI is set: both backends must be tested)")
+        pytest.skip(message)
+    server = PostgresServer(admin, POSTGRES_SERVER)
+    url = server.create_database()
+    try:
+        yield url
+    finally:
+        server.drop_database(url)
+        admin.dispose()
+
+
+def _empty_postgres(url: URL) -> None:
+    """Remove every row (the app's startup migration creates the tables the first time)."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            present = set(inspect(connection).get_table_names())
+            tables = [t.name for t in Base.metadata.sorted_tables if t.name in present]
+            if tables:
+                connection.exec_driver_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=SERVE_BACKENDS)
+def db_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db_settings(db_backend: str, request: pytest.FixtureRequest, tmp_path: Path, model_dir: Path) -> Settings:
+    """Service settings on a fresh SQLite file, or on this module's emptied PostgreSQL database."""
+    if db_backend == "sqlite":
+        return Settings(state_dir=tmp_path / "state", api_keys=KEYS, model_path=model_dir)
+    url: URL = request.getfixturevalue("serve_postgres_url")
+    _empty_postgres(url)
+    return Settings(
+        state_dir=tmp_path / "state",
+        api_keys=KEYS,
+        model_path=model_dir,
+        database_url=url.render_as_string(hide_password=False),
+    )
+
+
+@pytest.fixture
+def db_client(db_settings: Settings) -> Iterator[TestClient]:
+    """A started service on the test's backend (each test: an empty store with the default sender)."""
+    with TestClient(create_app(db_settings)) as test_client:
         yield test_client

@@ -19,8 +19,9 @@ NOON_SF = "2026-11-25T20:00:00Z"
 
 def test_promotion_without_consent_is_blocked_with_reasons(client: TestClient) -> None:
     """No written consent on file: block, with the rule's code, message and source."""
-    response = client.post("/v1/check", headers=SENDER,
-                           json={"text": PROMO, "to": "+14155550123", "send_at": NOON_SF})
+    response = client.post(
+        "/v1/check", headers=SENDER, json={"text": PROMO, "to": "+14155550123", "send_at": NOON_SF}
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["decision"] == "block"
@@ -39,8 +40,9 @@ def test_decision_is_stored_before_the_answer(client: TestClient, service_settin
     decision_id = response.json()["decision_id"]
     services = client.app.state.services  # type: ignore[attr-defined]
     with services.engine.connect() as connection:
-        row = connection.execute(text("SELECT decision FROM decisions WHERE decision_id = :d"),
-                                 {"d": decision_id}).one()
+        row = connection.execute(
+            text("SELECT decision FROM decisions WHERE decision_id = :d"), {"d": decision_id}
+        ).one()
     assert row[0] == response.json()["decision"]
 
 
@@ -53,33 +55,46 @@ def test_invalid_phone_is_422_naming_to(client: TestClient) -> None:
 
 def test_naive_send_at_is_422(client: TestClient) -> None:
     """send_at without a time zone is refused rather than guessed."""
-    response = client.post("/v1/check", headers=SENDER,
-                           json={"text": OTP, "to": "+14155550123", "send_at": "2026-11-25T12:00:00"})
+    response = client.post(
+        "/v1/check",
+        headers=SENDER,
+        json={"text": OTP, "to": "+14155550123", "send_at": "2026-11-25T12:00:00"},
+    )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "send_at"
 
 
 def test_unknown_sender_is_422_naming_sender(client: TestClient) -> None:
     """A sender that was never registered cannot be decided for."""
-    response = client.post("/v1/check", headers=SENDER,
-                           json={"text": OTP, "to": "+14155550123", "sender": "nobody"})
+    response = client.post(
+        "/v1/check", headers=SENDER, json={"text": OTP, "to": "+14155550123", "sender": "nobody"}
+    )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "sender"
 
 
 def test_batch_keeps_order_and_one_bad_item_fails_all(client: TestClient) -> None:
     """Results come back in request order; an invalid item is named by index and nothing is stored."""
-    ok = client.post("/v1/check/batch", headers=SENDER, json={"messages": [
-        {"text": OTP, "to": "+14155550123", "send_at": NOON_SF},
-        {"text": PROMO, "to": "+14155550123", "send_at": NOON_SF},
-    ]})
+    ok = client.post(
+        "/v1/check/batch",
+        headers=SENDER,
+        json={
+            "messages": [
+                {"text": OTP, "to": "+14155550123", "send_at": NOON_SF},
+                {"text": PROMO, "to": "+14155550123", "send_at": NOON_SF},
+            ]
+        },
+    )
     assert ok.status_code == 200
     assert [r["treated_as"] for r in ok.json()["results"]] == ["transactional", "promotional"]
     services = client.app.state.services  # type: ignore[attr-defined]
     with services.engine.connect() as connection:
         before = connection.execute(text("SELECT count(*) FROM decisions")).scalar_one()
-    bad = client.post("/v1/check/batch", headers=SENDER, json={"messages": [
-        {"text": OTP, "to": "+14155550123"}, {"text": "", "to": "+14155550123"}]})
+    bad = client.post(
+        "/v1/check/batch",
+        headers=SENDER,
+        json={"messages": [{"text": OTP, "to": "+14155550123"}, {"text": "", "to": "+14155550123"}]},
+    )
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "messages.1.text"
     with services.engine.connect() as connection:
@@ -88,8 +103,12 @@ def test_batch_keeps_order_and_one_bad_item_fails_all(client: TestClient) -> Non
 
 def test_database_down_means_503_never_allow(tmp_path: Path, model_dir: Path) -> None:
     """With the database unreachable, /readyz and /v1/check answer 503."""
-    settings = Settings(state_dir=tmp_path / "s", api_keys="sender:sender-key-1", model_path=model_dir,
-                        database_url="postgresql+psycopg://postgres@127.0.0.1:1/none")
+    settings = Settings(
+        state_dir=tmp_path / "s",
+        api_keys="sender:sender-key-1",
+        model_path=model_dir,
+        database_url="postgresql+psycopg://postgres@127.0.0.1:1/none",
+    )
     with TestClient(create_app(settings)) as client:
         assert client.get("/readyz").status_code == 503
         response = client.post("/v1/check", headers=SENDER, json={"text": OTP, "to": "+14155550123"})
@@ -99,7 +118,9 @@ def test_database_down_means_503_never_allow(tmp_path: Path, model_dir: Path) ->
 
 def test_model_missing_means_503_on_check(tmp_path: Path) -> None:
     """Without a model, /v1/check fails closed."""
-    settings = Settings(state_dir=tmp_path / "s", api_keys="sender:sender-key-1", model_path=tmp_path / "none")
+    settings = Settings(
+        state_dir=tmp_path / "s", api_keys="sender:sender-key-1", model_path=tmp_path / "none"
+    )
     with TestClient(create_app(settings)) as client:
         response = client.post("/v1/check", headers=SENDER, json={"text": OTP, "to": "+14155550123"})
     assert response.status_code == 503

@@ -34,8 +34,10 @@ unit: install
 	$(BIN)/pytest
 
 ## Train on every corpus plus the seed set; log to MLflow; promote if better.
+## Extra labelled files (e.g. a review export): make train TRAIN_ARGS="--extra reviews.csv"
+TRAIN_ARGS ?=
 train: install
-	$(BIN)/sendgate train
+	$(BIN)/sendgate train $(TRAIN_ARGS)
 
 ## Leave-one-source-out table (docs/loso.md).
 loso: install

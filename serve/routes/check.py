@@ -6,6 +6,7 @@ or the model is unavailable the answer is 503, never an allow.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -24,6 +25,7 @@ from serve.store.errors import NotFound, StaleDecision
 from serve.store.views import StoredDecision
 
 router = APIRouter(prefix="/v1", tags=["check"])
+log = logging.getLogger("sendgate.decisions")
 
 # An allow can go stale between snapshot and write (an opt-out arrived); decide again.
 _ATTEMPTS = 3
@@ -97,10 +99,21 @@ def _decide_all(
 
 
 def _record_metrics(services: Services, stored: Sequence[StoredDecision]) -> None:
+    """Metrics and one log event per decision; the text only if the operator asked for it."""
     for item in stored:
         services.metrics.decisions.labels(decision=item.decision.decision).inc()
         for reason in item.decision.reasons:
             services.metrics.reasons.labels(code=reason.code).inc()
+        fields: dict[str, object] = {
+            "decision_id": item.decision_id,
+            "decision": item.decision.decision,
+            "treated_as": item.decision.treated_as,
+            "codes": [reason.code for reason in item.decision.reasons],
+            "model_version": item.classification.model_version,
+        }
+        if services.settings.log_message_text:
+            fields["text"] = item.request.text
+        log.info("decision", extra=fields)
 
 
 @router.post("/check", response_model=CheckOut)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from model.settings import Settings
 from serve.app import create_app
-from tests.serve.conftest import SENDER
+from tests.serve.conftest import ADMIN, SENDER
 
 PROMO = "Winter sale: 40% off all coats this weekend at sendgate demo sender! Reply STOP to opt out"
 OTP = "Your Quillpay verification code is 730142. It expires in 10 minutes."
@@ -132,3 +135,35 @@ def test_metrics_count_decisions_and_reasons(client: TestClient) -> None:
     body = client.get("/metrics").text
     assert 'sendgate_decisions_total{decision="block"} 1.0' in body
     assert 'sendgate_decision_reasons_total{code="PROMO_NO_WRITTEN_CONSENT"} 1.0' in body
+
+
+def test_decision_log_has_no_text_unless_configured(
+    service_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The decision log event names id, outcome and codes; the text only when configured."""
+    for log_text in (False, True):
+        settings = service_settings.model_copy(update={"log_message_text": log_text})
+        with TestClient(create_app(settings)) as client:
+            client.post("/v1/check", headers=SENDER, json={"text": OTP, "to": "+14155550123"})
+        events = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+        (event,) = [e for e in events if e["event"] == "decision"]
+        assert event["decision_id"].startswith("dec_") and event["codes"]
+        assert ("text" in event) is log_text
+
+
+def test_reload_under_load_fails_no_request(client: TestClient) -> None:
+    """Requests in flight while the model is swapped all succeed."""
+    statuses: list[int] = []
+
+    def hammer() -> None:
+        for _ in range(15):
+            statuses.append(client.post("/v1/classify", headers=SENDER, json={"texts": [OTP]}).status_code)
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for _ in range(3):
+        assert client.post("/v1/admin/reload-model", headers=ADMIN).status_code == 200
+    for thread in threads:
+        thread.join()
+    assert statuses and set(statuses) == {200}

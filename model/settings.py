@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # Message text is personal data: off by default in logs.
     log_message_text: bool = False
     max_body_bytes: int = Field(default=4_000_000, ge=1_000)
+    # Signs reviewer-page sessions; set it when running several workers or replicas.
+    review_session_secret: SecretStr | None = Field(default=None, min_length=32)
 
     @field_validator("corpora_dir", "state_dir")
     @classmethod

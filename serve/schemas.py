@@ -14,9 +14,14 @@ MAX_BATCH = 1_000
 
 def _message_text(value: str) -> str:
     """1-2,000 characters after trimming, and valid Unicode (no lone surrogates)."""
-    trimmed = value.strip()
-    if not trimmed:
+    if not value.strip():
         raise ValueError("text is empty after trimming")
+    return _bounded_text(value)
+
+
+def _bounded_text(value: str) -> str:
+    """At most 2,000 characters after trimming, and valid Unicode (no lone surrogates)."""
+    trimmed = value.strip()
     if len(trimmed) > MAX_TEXT:
         raise ValueError(f"text is longer than {MAX_TEXT} characters after trimming")
     try:
@@ -192,14 +197,7 @@ class SenderOut(BaseModel):
 
 def _inbound_text(value: str) -> str:
     """What the provider delivered, trimmed; may be empty (e.g. a picture without text)."""
-    trimmed = value.strip()
-    if len(trimmed) > MAX_TEXT:
-        raise ValueError(f"text is longer than {MAX_TEXT} characters after trimming")
-    try:
-        trimmed.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError("text is not valid Unicode") from exc
-    return trimmed
+    return _bounded_text(value)
 
 
 InboundAction = Literal["opted_out", "opted_in", "help", "conversation_opened", "none"]

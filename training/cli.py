@@ -315,6 +315,7 @@ def serve(
         port=settings.port,
         workers=workers,
         log_level="info",
+        access_log=False,  # the app writes its own JSON access line with the request id
     )
 
 

@@ -61,7 +61,12 @@ router = APIRouter(prefix="/review", tags=["review page"], include_in_schema=Fal
 
 def install(app: FastAPI) -> None:
     """Mount the page, its static files and a per-app session secret on ``app``."""
-    app.state.review_secret = secrets.token_bytes(32)
+    # A configured secret lets sessions survive restarts and span worker processes;
+    # without one, each process signs with its own random key.
+    configured = app.state.settings.review_session_secret
+    app.state.review_secret = (
+        configured.get_secret_value().encode() if configured else secrets.token_bytes(32)
+    )
     app.mount("/review/static", StaticFiles(directory=STATIC), name="review-static")
     app.include_router(router)
     app.add_exception_handler(LoginRequired, _to_login)

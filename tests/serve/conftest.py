@@ -1,21 +1,19 @@
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import OperationalError
 
 from model import artifact
 from model.classifier import Hyperparameters, MessageClassifier
 from model.settings import Settings
 from serve.app import create_app
 from serve.store.schema import Base
-from tests.store.conftest import POSTGRES_SERVER, PostgresServer
+from tests.store.conftest import connect_postgres_server
 from training.fitting import fit
 from training.prepare import prepare
 from training.sources import seed_sources
@@ -59,28 +57,13 @@ def serve_postgres_url() -> Iterator[URL]:
     Skips when PostgreSQL cannot be reached, except in CI (``CI`` set), where it fails:
     CI must run the HTTP tests on both backends.
     """
-    admin = create_engine(
-        POSTGRES_SERVER.set(database="postgres"),
-        isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 3},
-    )
-    try:
-        with admin.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except OperationalError as error:
-        admin.dispose()
-        where = POSTGRES_SERVER.render_as_string(hide_password=True)
-        message = f"PostgreSQL unreachable at {where}: {error.orig}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (CI is set: both backends must be tested)")
-        pytest.skip(message)
-    server = PostgresServer(admin, POSTGRES_SERVER)
+    server = connect_postgres_server()
     url = server.create_database()
     try:
         yield url
     finally:
         server.drop_database(url)
-        admin.dispose()
+        server.close()
 
 
 def _empty_postgres(url: URL) -> None:

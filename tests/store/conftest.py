@@ -43,13 +43,16 @@ class PostgresServer:
             connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
         return self._server.set(database=name)
 
+    def close(self) -> None:
+        self._admin.dispose()
+
     def drop_database(self, url: URL) -> None:
         with self._admin.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+def connect_postgres_server() -> PostgresServer:
+    """The local PostgreSQL server, or a skip; in CI (env CI set) a failure instead."""
     admin = create_engine(
         POSTGRES_SERVER.set(database="postgres"),
         isolation_level="AUTOCOMMIT",
@@ -65,8 +68,14 @@ def postgres_server() -> Iterator[PostgresServer]:
         if os.environ.get("CI"):
             pytest.fail(f"{message} (CI is set: both backends must be tested)")
         pytest.skip(message)
-    yield PostgresServer(admin, POSTGRES_SERVER)
-    admin.dispose()
+    return PostgresServer(admin, POSTGRES_SERVER)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = connect_postgres_server()
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="session")

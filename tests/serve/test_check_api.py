@@ -14,6 +14,12 @@ from model.settings import Settings
 from serve.app import create_app
 from tests.serve.conftest import ADMIN, SENDER
 
+@pytest.fixture
+def client(db_client: TestClient) -> TestClient:
+    """Every test in this module runs on SQLite and on PostgreSQL."""
+    return db_client
+
+
 PROMO = "Winter sale: 40% off all coats this weekend at sendgate demo sender! Reply STOP to opt out"
 OTP = "Your Quillpay verification code is 730142. It expires in 10 minutes."
 # Noon in San Francisco: inside every quiet-hours window.

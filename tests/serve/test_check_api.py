@@ -14,6 +14,7 @@ from model.settings import Settings
 from serve.app import create_app
 from tests.serve.conftest import ADMIN, SENDER
 
+
 @pytest.fixture
 def client(db_client: TestClient) -> TestClient:
     """Every test in this module runs on SQLite and on PostgreSQL."""

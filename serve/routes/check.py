@@ -45,7 +45,9 @@ def _request(body: CheckIn, services: Services, now: datetime) -> CheckRequest:
 
 def _classify(model: LoadedModel, texts: Sequence[str]) -> list[tuple[Classification, list[FeatureOut]]]:
     out = []
-    for text, result in zip(texts, model.classifier.classify(list(texts)), strict=True):
+    for text in texts:
+        # One feature pass gives both the label and the words that drove it.
+        result, contributions = model.classifier.classify_explained(text)
         classification = Classification(
             message_type=result.message_type,  # type: ignore[arg-type]
             probabilities=result.probabilities,
@@ -53,10 +55,7 @@ def _classify(model: LoadedModel, texts: Sequence[str]) -> list[tuple[Classifica
             tau_conf=model.classifier.tau_conf,
             model_version=model.version,
         )
-        explanation = [
-            FeatureOut(feature=c.feature, weight=c.weight)
-            for c in model.classifier.explain(text, label=result.message_type)
-        ]
+        explanation = [FeatureOut(feature=c.feature, weight=c.weight) for c in contributions]
         out.append((classification, explanation))
     return out
 

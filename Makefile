@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 SENDGATE_API_KEYS ?= sender:dev-sender-key,reviewer:dev-reviewer-key,admin:dev-admin-key
 export SENDGATE_API_KEYS
 
-.PHONY: install run test lint typecheck unit train loso bench mlflow-ui clean
+.PHONY: install run test lint typecheck unit train loso bench bench-http mlflow-ui clean
 
 install: $(STAMP)
 
@@ -46,6 +46,10 @@ loso: install
 ## Benchmarks that print figures (no timed assertions anywhere).
 bench: install
 	$(BIN)/python -m training.bench
+
+## HTTP: /v1/check against `mlflow models serve` on the champion (needs `make train` first).
+bench-http: install
+	$(BIN)/python -m training.bench_http
 
 mlflow-ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///.sendgate/mlflow.db --port 5000

@@ -173,7 +173,9 @@ def main() -> None:
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "MLFLOW_TRACKING_URI": settings.tracking_uri,
     }
-    workers = os.environ.get("SENDGATE_BENCH_WORKERS", "2")
+    # One worker by default: with 2 uvicorn workers on this 2-core machine both servers
+    # showed a flat ~48 ms per request at concurrency 1 (under investigation, issue 5).
+    workers = os.environ.get("SENDGATE_BENCH_WORKERS", "1")
     ours = subprocess.Popen(
         [str(bin_dir / "sendgate"), "serve", "--no-bootstrap", "--workers", workers],
         env=env,

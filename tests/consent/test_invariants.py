@@ -295,12 +295,9 @@ around_dst = st.builds(
 WINDOWED = (US_CA, US_NY, US_FL, US_TX, US_CT, US_NJ, US_AK, US_TOLL_FREE, INDIA, BRAZIL, SWITZERLAND)
 
 
-@PROPERTY
-@given(st.sampled_from(WINDOWED), around_dst | cases().map(lambda c: c.now))
-def test_6_quiet_hours_are_judged_in_the_recipients_zones(phone: str, instant: datetime) -> None:
-    """Allowed exactly when every zone's wall clock is inside every window; not_before is
-    the first minute open everywhere, and sending then is allowed."""
-    case = Case(
+def _confident_promotion_with_consent(phone: str, instant: datetime) -> Case:
+    """A clear promotion with written consent on file: only the clock can stop it."""
+    return Case(
         Classification(
             "promotional",
             {"promotional": 0.95, "transactional": 0.03, "conversational": 0.02},
@@ -312,6 +309,14 @@ def test_6_quiet_hours_are_judged_in_the_recipients_zones(phone: str, instant: d
         _written_on_file(phone, instant),
         instant,
     )
+
+
+@PROPERTY
+@given(st.sampled_from(WINDOWED), around_dst | cases().map(lambda c: c.now))
+def test_6_quiet_hours_are_judged_in_the_recipients_zones(phone: str, instant: datetime) -> None:
+    """Allowed exactly when every zone's wall clock is inside every window; not_before is
+    the first minute open everywhere, and sending then is allowed."""
+    case = _confident_promotion_with_consent(phone, instant)
     decision = run(case)
     if open_everywhere(phone, instant):
         assert decision.decision == "allow", codes(decision)
@@ -409,18 +414,7 @@ def test_7_the_engine_reads_no_clock() -> None:
 @given(st.sampled_from((CANADA, UK, FRANCE)), around_dst)
 def test_6_places_without_windows_are_never_held_by_the_clock(phone: str, instant: datetime) -> None:
     """Canada, the UK and the EU set no promotional hours in this policy."""
-    case = Case(
-        Classification(
-            "promotional",
-            {"promotional": 0.95, "transactional": 0.03, "conversational": 0.02},
-            tau_promo=0.35,
-            tau_conf=0.6,
-            model_version="m/1",
-        ),
-        replace(_promo_request(phone), send_at=instant),
-        _written_on_file(phone, instant),
-        instant,
-    )
+    case = _confident_promotion_with_consent(phone, instant)
     decision = run(case)
     assert decision.decision == "allow", codes(decision)
     assert decision.not_before is None

@@ -16,7 +16,7 @@ def load_model(settings: Settings, reference: str | None) -> tuple[MessageClassi
     (None) the registry's champion. Returns the classifier, its manifest and a label."""
     if reference is None:
         tracking.configure(settings)
-        reference = f"models:/{settings.registered_model_name}@{settings.champion_alias}"
+        reference = settings.champion_uri
     if reference.startswith(("models:/", "runs:/")):
         tracking.configure(settings)
         directory = tracking.download_classifier(reference)

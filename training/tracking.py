@@ -45,7 +45,7 @@ class LoggedModel:
 
 
 def configure(settings: Settings, experiment_name: str | None = None) -> str:
-    """Point MLflow at the configured store and return the experiment id."""
+    """Point MLflow at the configured store, make the experiment active, return its id."""
     if settings.mlflow_tracking_uri is None:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(settings.tracking_uri)
@@ -53,12 +53,17 @@ def configure(settings: Settings, experiment_name: str | None = None) -> str:
     name = experiment_name or settings.experiment_name
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
-        return str(experiment.experiment_id)
-    location = None
-    if settings.mlflow_tracking_uri is None:
-        # Without this, a SQLite store puts artifacts in ./mlruns of whatever the cwd is.
-        location = settings.artifact_root.as_uri()
-    return str(mlflow.create_experiment(name, artifact_location=location))
+        experiment_id = str(experiment.experiment_id)
+    else:
+        location = None
+        if settings.mlflow_tracking_uri is None:
+            # Without this, a SQLite store puts artifacts in ./mlruns of whatever the cwd is.
+            location = settings.artifact_root.as_uri()
+        experiment_id = str(mlflow.create_experiment(name, artifact_location=location))
+    # Runs started after this land here, not in MLflow's "Default" experiment (whose
+    # artifacts would go to ./mlruns of the current directory).
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
 
 
 def log_datasets(

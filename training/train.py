@@ -73,7 +73,7 @@ def decide_promotion(
     if current is None:
         return PromotionDecision(True, "no champion yet")
     progress(f"scoring champion version {current} on the same test split")
-    uri = f"models:/{settings.registered_model_name}@{settings.champion_alias}"
+    uri = settings.champion_uri
     try:
         directory = tracking.download_classifier(uri)
         champion, _ = artifact.load(directory)

@@ -40,6 +40,9 @@ def test_run_records_params_metrics_and_lineage(trained: tuple[Settings, TrainRe
     settings, result = trained
     tracking.configure(settings)
     run = MlflowClient().get_run(result.run_id)
+    experiment = MlflowClient().get_experiment(run.info.experiment_id)
+    assert experiment.name == settings.experiment_name
+    assert run.info.artifact_uri.startswith(settings.artifact_root.as_uri())
     assert run.data.params["hp_c"] == "4.0"
     assert float(run.data.params["tau_promo"]) == pytest.approx(result.tau_promo)
     for metric in (

@@ -43,11 +43,12 @@ train: install
 loso: install
 	$(BIN)/sendgate loso --output docs/loso.md
 
-## Benchmarks that print figures (no timed assertions anywhere).
+## Every speed figure (model, rules, HTTP vs MLflow, training 10k/100k/1M), printed and
+## written to docs/benchmarks.md; about 25 minutes. No timed assertions anywhere.
 bench: install
 	$(BIN)/python -m training.bench
 
-## HTTP: /v1/check against `mlflow models serve` on the champion (needs `make train` first).
+## HTTP only: /v1/check against `mlflow models serve` on the champion (needs a champion).
 bench-http: install
 	$(BIN)/python -m training.bench_http
 

@@ -6,20 +6,29 @@ vocabularies, idf weights, coefficients and calibration temperature once, and co
 same TF-IDF -> logits -> temperature softmax by hand. The numbers match
 ``pipeline.predict_proba`` to float32 precision (tests/model/test_fast.py); the
 explanation comes from the same feature pass, so classify + explain costs one pass.
+
+Batches (``score_batch``) build one sparse matrix per block instead. Both analysers
+decompose over whitespace-separated words (char_wb n-grams never cross a space, and
+neither do word tokens), so each distinct word is analysed once and its columns are
+cached: after warm-up a message costs its normalisation plus a few dict lookups.
 """
 
 from __future__ import annotations
 
+import threading
+from array import array
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import normalize as normalize_rows
 
 from model.labels import LABELS
 from model.normalize import display_token, normalize
@@ -27,21 +36,92 @@ from model.normalize import display_token, normalize
 FloatArray = npt.NDArray[np.float64]
 
 
+# Distinct words whose columns a block keeps; a vocabulary of real traffic stays far
+# below this, and the cache is simply emptied if an adversarial stream fills it.
+WORD_CACHE_SIZE = 500_000
+
+
 @dataclass(frozen=True)
 class _Block:
     """One fitted TF-IDF vectoriser, reduced to what scoring needs."""
 
-    analyze: Callable[[str], list[str]]
     vocabulary: dict[str, int]
     idf: FloatArray
     offset: int  # where this block's columns start in the union
     sublinear: bool
+    # What one whitespace-separated word contributes: its char_wb n-grams, or (word
+    # block) its tokens, which are joined into n-grams per message since those span words.
+    analyze_word: Callable[[str], list[str]]
+    char_wb: bool
+    ngram_max: int
+    # word -> (its tokens, the columns of what lies inside it), filled on first sight
+    _cache: dict[str, tuple[tuple[str, ...], array[int]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    def _word_part(self, word: str) -> tuple[tuple[str, ...], array[int]]:
+        part = self._cache.get(word)
+        if part is None:
+            tokens = tuple(self.analyze_word(word))
+            vocabulary = self.vocabulary
+            # char_wb: every n-gram of the word; word block: its unigrams (n-grams of two
+            # or more tokens are looked up per message, as they may span words).
+            part = (tokens, array("q", [vocabulary[g] for g in tokens if g in vocabulary]))
+            with self._lock:
+                if len(self._cache) >= WORD_CACHE_SIZE:
+                    self._cache.clear()
+                self._cache[word] = part
+        return part
+
+    def _add_columns(self, document: str, columns: array[int]) -> None:
+        cache = self._cache  # hits (nearly every word) skip the method call
+        if self.char_wb or self.ngram_max == 1:
+            for word in document.split():
+                columns.extend((cache.get(word) or self._word_part(word))[1])
+            return
+        tokens: list[str] = []
+        for word in document.split():
+            word_tokens, word_columns = cache.get(word) or self._word_part(word)
+            tokens.extend(word_tokens)
+            columns.extend(word_columns)
+        vocabulary = self.vocabulary
+        for n in range(2, self.ngram_max + 1):
+            for i in range(len(tokens) - n + 1):
+                column = vocabulary.get(" ".join(tokens[i : i + n]))
+                if column is not None:
+                    columns.append(column)
+
+    def matrix(self, documents: Sequence[str]) -> sp.csr_matrix:
+        """The l2-normalised TF-IDF rows of ``documents``, as the vectoriser computes them."""
+        # array.array extends from the cached arrays by memcpy and hands numpy its buffer
+        # without a copy; a list of Python ints would cost more than the arithmetic.
+        columns: array[int] = array("q")
+        indptr: array[int] = array("q", [0])
+        for document in documents:
+            self._add_columns(document, columns)
+            indptr.append(len(columns))
+        indices = np.frombuffer(columns, dtype=np.int64) if len(columns) else np.zeros(0, dtype=np.int64)
+        counts = sp.csr_matrix(
+            (np.ones(len(indices)), indices, np.frombuffer(indptr, dtype=np.int64)),
+            shape=(len(documents), len(self.vocabulary)),
+        )
+        counts.sum_duplicates()
+        data = counts.data
+        if self.sublinear:
+            np.log(data, out=data)
+            data += 1.0
+        data *= self.idf[counts.indices]
+        normalize_rows(counts, norm="l2", copy=False)
+        return counts
 
     def features(self, document: str) -> tuple[list[int], FloatArray]:
-        counts = Counter(t for t in self.analyze(document) if t in self.vocabulary)
+        found: array[int] = array("q")
+        self._add_columns(document, found)  # the same word cache as the batch path
+        counts = Counter(found)
         if not counts:
             return [], np.zeros(0)
-        columns = [self.vocabulary[t] for t in counts]
+        columns = list(counts)
         tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
         if self.sublinear:
             tf = 1.0 + np.log(tf)
@@ -68,13 +148,30 @@ class FastScorer:
         for _, vectorizer in union.transformer_list:
             if not isinstance(vectorizer, TfidfVectorizer) or vectorizer.norm != "l2":
                 raise ValueError("the fast path needs l2-normalised TfidfVectorizers")
+            char_wb = vectorizer.analyzer == "char_wb"
+            if not char_wb and (
+                vectorizer.analyzer != "word" or vectorizer.ngram_range[0] != 1 or vectorizer.stop_words
+            ):
+                raise ValueError("the fast path handles char_wb and word (1, n) vectorisers only")
+            if char_wb:
+                analyze_word = vectorizer.build_analyzer()
+            else:
+                preprocess, tokenize = vectorizer.build_preprocessor(), vectorizer.build_tokenizer()
+
+                def analyze_word(
+                    word: str, p: Callable[[str], str] = preprocess, t: Callable[[str], list[str]] = tokenize
+                ) -> list[str]:
+                    return t(p(word))
+
             blocks.append(
                 _Block(
-                    analyze=vectorizer.build_analyzer(),
                     vocabulary=dict(vectorizer.vocabulary_),
                     idf=np.asarray(vectorizer.idf_, dtype=np.float64),
                     offset=offset,
                     sublinear=bool(vectorizer.sublinear_tf),
+                    analyze_word=analyze_word,
+                    char_wb=char_wb,
+                    ngram_max=int(vectorizer.ngram_range[1]),
                 )
             )
             offset += len(vectorizer.vocabulary_)
@@ -113,6 +210,36 @@ class FastScorer:
         scaled -= scaled.max()
         exp = np.exp(scaled)
         return Scored(exp / exp.sum(), index, values)
+
+    def score_batch(self, texts: Sequence[str]) -> FloatArray:
+        """Probabilities (rows: texts, columns: LABELS order) for many messages at once."""
+        return self._score_matrices(texts)[0]
+
+    def score_batch_rows(self, texts: Sequence[str]) -> tuple[FloatArray, list[Scored]]:
+        """Probabilities, and per text its word features (for ``explain``), in one pass."""
+        probabilities, word_rows = self._score_matrices(texts)
+        scored = []
+        for row, proba in enumerate(probabilities):
+            start, end = word_rows.indptr[row], word_rows.indptr[row + 1]
+            columns = np.asarray(word_rows.indices[start:end], dtype=np.intp)
+            scored.append(Scored(proba, columns, np.asarray(word_rows.data[start:end], dtype=np.float64)))
+        return probabilities, scored
+
+    def _score_matrices(self, texts: Sequence[str]) -> tuple[FloatArray, sp.csr_matrix]:
+        documents = [normalize(text) for text in texts]
+        logits = np.tile(self._intercept, (len(documents), 1))
+        word_rows: sp.csr_matrix | None = None
+        for block in self._blocks:
+            end = block.offset + len(block.vocabulary)
+            rows = block.matrix(documents)
+            logits += rows @ self._weights[block.offset : end]
+            if word_rows is None:
+                word_rows = rows  # the first block is the word block (explanations)
+        scaled = self._beta * logits
+        scaled -= scaled.max(axis=1, keepdims=True)
+        exp = np.exp(scaled)
+        assert word_rows is not None
+        return np.asarray(exp / exp.sum(axis=1, keepdims=True), dtype=np.float64), word_rows
 
     def explain(self, scored: Scored, label_index: int, n: int) -> list[tuple[str, float]]:
         """Word n-grams with a positive push towards the label, strongest first."""

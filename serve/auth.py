@@ -43,7 +43,7 @@ def parse_keys(spec: str) -> dict[str, Caller]:
     return table
 
 
-def authenticate(request: Request) -> Caller:
+async def authenticate(request: Request) -> Caller:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -60,7 +60,7 @@ def authenticate(request: Request) -> Caller:
 
 
 def require(role: Role):  # type: ignore[no-untyped-def]
-    def dependency(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
+    async def dependency(caller: Annotated[Caller, Depends(authenticate)]) -> Caller:
         if not caller.has(role):
             raise Problem(
                 403, "forbidden", "Forbidden", f"this key's role ({caller.role}) cannot do this; needs {role}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from model.settings import Settings
 from serve.consent.policy import Policy, load_policy
+from serve.decision_writer import DecisionWriter
 from serve.model_runtime import LoadedModel, ModelHolder, ModelUnavailable
 from serve.observability import Metrics
 from serve.problems import Problem
@@ -30,6 +31,18 @@ class Services:
     policy: Policy
     models: ModelHolder
     metrics: Metrics
+
+    writer: DecisionWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        def observe(size: int, seconds: float) -> None:
+            self.metrics.decision_group_size.observe(size)
+            self.metrics.decision_commit_seconds.observe(seconds)
+
+        queue = database.WriterQueue(self.settings.database)
+        self.writer = DecisionWriter(
+            self.session, self.policy.conversation_window, observe=observe, turn=queue.turn
+        )
 
     @classmethod
     def build(cls, settings: Settings, models: ModelHolder, metrics: Metrics) -> Services:
@@ -96,7 +109,8 @@ class Services:
                 ) from exc
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: a sync dependency would cost every request a hop through the thread pool
     services: Services = request.app.state.services
     return services
 

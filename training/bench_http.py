@@ -17,7 +17,6 @@ import os
 import platform
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,21 @@ class Result:
     errors: int
     seconds: float
     latencies_ms: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, q: float) -> float:
+        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "requests_per_s": round(self.rate, 1),
+            "p50_ms": round(self.percentile(50), 2),
+            "p99_ms": round(self.percentile(99), 2),
+            "errors": self.errors,
+        }
 
     def line(self, label: str) -> str:
         rps = self.requests / self.seconds
@@ -152,10 +166,68 @@ def _texts() -> list[str]:
     return [str(t) for t in pd.concat(frames).sample(2000, random_state=7)]
 
 
-def main() -> None:
+def _start_ours(
+    env: dict[str, str], workers: int, port: int, database_url: str | None
+) -> subprocess.Popen[bytes]:
+    bin_dir = Path(sys.executable).parent
+    env = {**env, "SENDGATE_PORT": str(port)}
+    if database_url:
+        env["SENDGATE_DATABASE_URL"] = database_url
+    return subprocess.Popen(
+        [str(bin_dir / "sendgate"), "serve", "--no-bootstrap", "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _start_mlflow(env: dict[str, str], workers: int, port: int, model_uri: str) -> subprocess.Popen[bytes]:
+    bin_dir = Path(sys.executable).parent
+    command = [str(bin_dir / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local"]
+    command += ["-h", "127.0.0.1", "-p", str(port), "-w", str(workers)]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _stop(*processes: subprocess.Popen[bytes]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _fresh_postgres_database() -> str | None:
+    """A new, empty database on the local PostgreSQL server, or None if there is none."""
+    import psycopg
+
+    name = f"sendgate_bench_{os.getpid()}_{int(time.time())}"
+    try:
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error:
+        return None
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def _drop_postgres_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run(seconds: float = SECONDS_PER_LEVEL, out: list[str] | None = None) -> dict[str, Any]:
+    """Drive both servers; print each line (and append it to ``out``); return the figures."""
+    lines = out if out is not None else []
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+        lines.append(line)
+
     settings = get_settings()
-    print(f"command: python -m training.bench_http  (make bench-http), {SECONDS_PER_LEVEL:.0f}s per level")
-    print(f"python {platform.python_version()}, {os.cpu_count()} cores")
     tracking.configure(settings)
     if tracking.champion_version(settings) is None:
         raise SystemExit("no champion model: run `make train` (or `make run` once) first")
@@ -163,92 +235,110 @@ def main() -> None:
     texts = _texts()
     bin_dir = Path(sys.executable).parent
     state = Path(tempfile.mkdtemp(prefix="sendgate-bench-"))
-    ours_port, mlflow_port = _free_port(), _free_port()
     env = {
         **os.environ,
         "SENDGATE_STATE_DIR": str(state),
         "SENDGATE_MODEL_PATH": str(classifier_dir),
         "SENDGATE_API_KEYS": f"sender:{KEY}",
-        "SENDGATE_PORT": str(ours_port),
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         "MLFLOW_TRACKING_URI": settings.tracking_uri,
     }
-    # One worker by default: with 2 uvicorn workers on this 2-core machine both servers
-    # showed a flat ~48 ms per request at concurrency 1 (under investigation, issue 5).
-    workers = os.environ.get("SENDGATE_BENCH_WORKERS", "1")
-    ours = subprocess.Popen(
-        [str(bin_dir / "sendgate"), "serve", "--no-bootstrap", "--workers", workers],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    theirs = subprocess.Popen(
-        [
-            str(bin_dir / "mlflow"),
-            "models",
-            "serve",
-            "-m",
-            settings.champion_uri,
-            "--env-manager",
-            "local",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(mlflow_port),
-            "-w",
-            workers,
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    env.pop("SENDGATE_DATABASE_URL", None)
+    auth = {"Authorization": f"Bearer {KEY}"}
+    # 100 recipients, so checks spread over (sender, number) pairs as real traffic does.
+    singles = [{"text": t, "to": f"+1415555{100 + i % 100:04d}"} for i, t in enumerate(texts)]
+    mlflow_singles = [{"dataframe_split": {"columns": ["text"], "data": [[t]]}} for t in texts]
+    batches = [{"messages": singles[i : i + 100]} for i in range(0, len(singles), 100)]
+    mlflow_batches = [
+        {"dataframe_split": {"columns": ["text"], "data": [[m["text"]] for m in b["messages"]]}}
+        for b in batches
+    ]
+    figures: dict[str, Any] = {"seconds_per_level": seconds, "levels": {}}
+    say(f"HTTP, {seconds:.0f} s per load level, load generator on 127.0.0.1 (same 2 cores)")
+
+    def warm(url: str, payloads: Sequence[Any], headers: dict[str, str]) -> None:
+        # Unmeasured: imports, first allocations, our word cache; both servers get it.
+        asyncio.run(_drive(url, payloads, 8, max(3.0, seconds / 2), headers))
+
+    def drive_all(
+        label: str, url: str, single: Sequence[Any], batch: Sequence[Any], headers: dict[str, str]
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for level in LEVELS:
+            r = asyncio.run(_drive(url, single, level, seconds, headers))
+            say(r.line(f"{label}, 1 message, c={level}"))
+            result[f"c{level}"] = r
+        r = asyncio.run(
+            _drive(url + ("/batch" if label.startswith("ours") else ""), batch, 4, seconds, headers)
+        )
+        say(r.line(f"{label}, 100 messages, c=4") + f"  = {100 * r.requests / r.seconds:,.0f} msgs/s")
+        result["batch100"] = r
+        return result
+
+    ours_port, mlflow_port = _free_port(), _free_port()
+    ours = _start_ours(env, 1, ours_port, None)
+    theirs = _start_mlflow(env, 1, mlflow_port, settings.champion_uri)
     try:
         _wait(f"http://127.0.0.1:{ours_port}/readyz", ours)
         _wait(f"http://127.0.0.1:{mlflow_port}/ping", theirs)
-        print(f"both servers with {workers} worker processes; ours: SQLite audit store, synchronous=FULL")
-        auth = {"Authorization": f"Bearer {KEY}"}
-        check_url = f"http://127.0.0.1:{ours_port}/v1/check"
-        mlflow_url = f"http://127.0.0.1:{mlflow_port}/invocations"
-        singles = [{"text": t, "to": "+14155550123"} for t in texts]
-        mlflow_singles = [{"dataframe_split": {"columns": ["text"], "data": [[t]]}} for t in texts]
-        summary: dict[int, tuple[Result, Result]] = {}
-        for level in LEVELS:
-            a = asyncio.run(_drive(check_url, singles, level, SECONDS_PER_LEVEL, auth))
-            b = asyncio.run(_drive(mlflow_url, mlflow_singles, level, SECONDS_PER_LEVEL, {}))
-            summary[level] = (a, b)
-            print(a.line(f"ours   /v1/check, 1 message, c={level}"))
-            print(b.line(f"mlflow /invocations, 1 message, c={level}"))
-        batches = [{"messages": singles[i : i + 100]} for i in range(0, len(singles), 100)]
-        mlflow_batches = [
-            {"dataframe_split": {"columns": ["text"], "data": [[m["text"]] for m in b["messages"]]}}
-            for b in batches
-        ]
-        a = asyncio.run(_drive(f"{check_url}/batch", batches, 4, SECONDS_PER_LEVEL, auth))
-        b = asyncio.run(_drive(mlflow_url, mlflow_batches, 4, SECONDS_PER_LEVEL, {}))
-        print(
-            a.line("ours   /v1/check/batch, 100 messages, c=4")
-            + f"  = {100 * a.requests / a.seconds:,.0f} msgs/s"
+        say("ours: sendgate serve, 1 worker, SQLite audit store (WAL, synchronous=FULL), group commit")
+        say("mlflow: mlflow models serve --env-manager local -w 1 (its default), same registered model")
+        warm(f"http://127.0.0.1:{ours_port}/v1/check", singles, auth)
+        warm(f"http://127.0.0.1:{mlflow_port}/invocations", mlflow_singles, {})
+        a = drive_all("ours   /v1/check", f"http://127.0.0.1:{ours_port}/v1/check", singles, batches, auth)
+        b = drive_all(
+            "mlflow /invocations",
+            f"http://127.0.0.1:{mlflow_port}/invocations",
+            mlflow_singles,
+            mlflow_batches,
+            {},
         )
-        print(
-            b.line("mlflow /invocations, 100 messages, c=4")
-            + f"  = {100 * b.requests / b.seconds:,.0f} msgs/s"
-        )
-        for level, (x, y) in summary.items():
-            ratio = (x.requests / x.seconds) / max(y.requests / y.seconds, 1e-9)
-            print(f"ratio ours/mlflow throughput at c={level}: {ratio:.2f}")
-        batch_ratio = (a.requests / a.seconds) / max(b.requests / b.seconds, 1e-9)
-        print(f"ratio ours/mlflow 100-message batches: {batch_ratio:.2f}")
-        stats = [statistics.median(summary[level][0].latencies_ms) for level in LEVELS]
-        print(f"ours median latency by level: {', '.join(f'{v:.1f} ms' for v in stats)}")
     finally:
-        for process in (ours, theirs):
-            process.terminate()
-        for process in (ours, theirs):
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        _stop(ours, theirs)
+    for key in [f"c{level}" for level in LEVELS] + ["batch100"]:
+        ratio = a[key].rate / max(b[key].rate, 1e-9)
+        say(f"ratio ours/mlflow throughput, {key}: {ratio:.2f}")
+        figures["levels"][key] = {
+            "ours": a[key].summary(),
+            "mlflow": b[key].summary(),
+            "ratio": round(ratio, 2),
+        }
+
+    # Scale-out shape: two workers each (ours on PostgreSQL, where writers do not share
+    # one file lock), concurrency 16.
+    database_url = _fresh_postgres_database()
+    if database_url is None:
+        say("PostgreSQL not reachable on 127.0.0.1:5432: two-worker figures skipped")
+        return figures
+    ours = _start_ours(env, 2, ours_port, database_url)
+    theirs = _start_mlflow(env, 2, mlflow_port, settings.champion_uri)
+    try:
+        _wait(f"http://127.0.0.1:{ours_port}/readyz", ours)
+        _wait(f"http://127.0.0.1:{mlflow_port}/ping", theirs)
+        warm(f"http://127.0.0.1:{ours_port}/v1/check", singles, auth)
+        warm(f"http://127.0.0.1:{mlflow_port}/invocations", mlflow_singles, {})
+        x = asyncio.run(_drive(f"http://127.0.0.1:{ours_port}/v1/check", singles, 16, seconds, auth))
+        say(x.line("ours   /v1/check, 2 workers, PostgreSQL, c=16"))
+        y = asyncio.run(
+            _drive(f"http://127.0.0.1:{mlflow_port}/invocations", mlflow_singles, 16, seconds, {})
+        )
+        say(y.line("mlflow /invocations, 2 workers, c=16"))
+        say(f"ratio ours(2 workers, PostgreSQL)/mlflow(2 workers) at c=16: {x.rate / max(y.rate, 1e-9):.2f}")
+        say(
+            f"ratio ours(1 worker, SQLite)/mlflow(2 workers) at c=16: {a['c16'].rate / max(y.rate, 1e-9):.2f}"
+        )
+        figures["two_workers_c16"] = {"ours_postgresql": x.summary(), "mlflow": y.summary()}
+    finally:
+        _stop(ours, theirs)
+        _drop_postgres_database(database_url)
         shutil.rmtree(state, ignore_errors=True)
+    return figures
+
+
+def main() -> None:
+    print(f"command: python -m training.bench_http  (make bench-http), {SECONDS_PER_LEVEL:.0f}s per level")
+    print(f"python {platform.python_version()}, {os.cpu_count()} cores")
+    run()
 
 
 if __name__ == "__main__":

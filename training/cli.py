@@ -282,10 +282,18 @@ def serve(
         bool, typer.Option(help="Train a default model first if there is no champion.")
     ] = True,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    worker_healthcheck_timeout: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Seconds a worker may take to answer the supervisor's ping before it is killed "
+            "and replaced (several workers only).",
+        ),
+    ] = 30,
 ) -> None:
     """Start the service on the configured host and port (default 127.0.0.1:8000)."""
     _quiet_mlflow()
-    import uvicorn
+    import shutil
 
     from training import tracking
 
@@ -308,14 +316,68 @@ def serve(
                 run_name="bootstrap",
                 search=None,
             )
-    uvicorn.run(
-        "serve.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        log_level="info",
-        access_log=False,  # the app writes its own JSON access line with the request id
+    # Several workers: each is a process with its own counters. prometheus_client's
+    # multiprocess mode makes /metrics sum them; the variable must be set before the
+    # workers start (they read it when they first import prometheus_client).
+    from serve.observability import MULTIPROC_ENV, fresh_multiprocess_dir
+
+    own_metrics_dir = None
+    if workers > 1 and not os.environ.get(MULTIPROC_ENV):
+        own_metrics_dir = fresh_multiprocess_dir(settings.state_dir / "prometheus")
+        os.environ[MULTIPROC_ENV] = str(own_metrics_dir)
+    try:
+        from serve.server import run
+
+        run(settings, workers, worker_healthcheck_timeout=worker_healthcheck_timeout)
+    finally:
+        if own_metrics_dir is not None:
+            shutil.rmtree(own_metrics_dir, ignore_errors=True)
+
+
+@app.command("score-archive")
+def score_archive(
+    input: Annotated[Path, typer.Argument(help="A .csv with a header, a .parquet file or a Parquet folder.")],
+    output: Annotated[Path, typer.Argument(help="Parquet folder to write (original columns + predictions).")],
+    model_uri: Annotated[
+        str | None, typer.Option(help="MLflow model URI; default: the registry champion.")
+    ] = None,
+    master: Annotated[str, typer.Option(help="Spark master URL.")] = "local[*]",
+    text_column: Annotated[str, typer.Option(help="Column holding the message text.")] = "text",
+    overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it exists.")] = False,
+) -> None:
+    """Score a large archive on Apache Spark through the registered MLflow model (spark_udf)."""
+    _quiet_mlflow()
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - pyspark is a dev extra
+        raise _fail(f"score-archive needs pyspark (pip install -e '.[dev]'): {exc}") from exc
+    from training.spark_score import score_archive as run_scoring
+
+    settings = get_settings()
+    started = time.perf_counter()
+    try:
+        counts = run_scoring(
+            settings,
+            input,
+            output,
+            model_uri=model_uri,
+            text_column=text_column,
+            master=master,
+            overwrite=overwrite,
+        )
+    except typer.BadParameter as exc:
+        raise _fail(exc.format_message()) from exc
+    except MlflowException as exc:
+        hint = " (train one with `sendgate train`)" if model_uri is None else ""
+        raise _fail(f"cannot load model {model_uri or settings.champion_uri}{hint}: {exc.message}") from exc
+    elapsed = time.perf_counter() - started
+    types = ", ".join(f"{k}={v}" for k, v in counts.by_type.items())
+    console.print(
+        f"{counts.scored} of {counts.rows} rows scored ({types}); {counts.skipped} blank rows kept "
+        f"unscored; wrote {output} in {elapsed:.1f}s ({counts.rows / max(elapsed, 1e-9):,.0f} rows/s)",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
     )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from serve.auth import AdminCaller
 from serve.model_runtime import ModelHolder, ModelUnavailable
+from serve.observability import Metrics
 from serve.problems import Problem
 from serve.schemas import ReloadResponse
 from serve.services import Services
@@ -35,7 +36,9 @@ def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", tags=["operations"], include_in_schema=False)
 def metrics(request: Request) -> Response:
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    """This app's counters; with several workers (multiprocess mode) the sum over all of them."""
+    collected: Metrics = request.app.state.metrics
+    return Response(collected.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.post("/v1/admin/reload-model", tags=["operations"], response_model=ReloadResponse)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast, get_args
+from typing import Final, cast, get_args
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from serve.consent.records import ConsentKind, ConsentMethod, ConsentRecord
@@ -126,18 +126,22 @@ def list_consents(*, session: Session, phone: str, sender: str) -> tuple[Consent
         return consent_records(session, sender=sender, phone=phone)
 
 
+# Built once (every check reads it); see snapshots.py.
+_CONSENTS_WITH_REVOCATIONS: Final = (
+    select(ConsentRow, ConsentRevocationRow)
+    .outerjoin(ConsentRevocationRow, ConsentRevocationRow.consent_id == ConsentRow.consent_id)
+    .where(ConsentRow.sender == bindparam("sender"), ConsentRow.phone == bindparam("phone"))
+    .order_by(
+        ConsentRow.captured_at.desc(),
+        ConsentRow.created_at.desc(),
+        ConsentRow.consent_id.desc(),
+    )
+)
+
+
 def consent_records(session: Session, *, sender: str, phone: str) -> tuple[ConsentRecord, ...]:
     """Inside an open unit of work: the consents with their revocations folded in."""
-    rows = session.execute(
-        select(ConsentRow, ConsentRevocationRow)
-        .outerjoin(ConsentRevocationRow, ConsentRevocationRow.consent_id == ConsentRow.consent_id)
-        .where(ConsentRow.sender == sender, ConsentRow.phone == phone)
-        .order_by(
-            ConsentRow.captured_at.desc(),
-            ConsentRow.created_at.desc(),
-            ConsentRow.consent_id.desc(),
-        )
-    ).all()
+    rows = session.execute(_CONSENTS_WITH_REVOCATIONS, {"sender": sender, "phone": phone}).all()
     return tuple(_record(consent, revocation) for consent, revocation in rows)
 
 

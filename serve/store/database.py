@@ -7,12 +7,15 @@ only after its commit returned, so that commit must survive the process being ki
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +23,8 @@ MIGRATIONS_DIR: Final = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS: Final = 10_000
 # Execution option a read-only unit of work sets so SQLite may begin it DEFERRED.
 READ_ONLY_OPTION: Final = "sendgate_read_only"
+# pg_advisory_xact_lock key held while migrating (any fixed 64-bit value of our own).
+MIGRATION_LOCK_KEY: Final = 0x73656E6467617465  # "sendgate"
 
 
 def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
@@ -69,6 +74,34 @@ def _sqlite_on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class WriterQueue:
+    """SQLite: a lock file the group-commit writers of every worker process queue on.
+
+    SQLite lets one writer in at a time, and a writer that finds the database locked
+    polls with growing sleeps (1, 2, 5, ... 100 ms), so two busy processes wait for each
+    other far longer than the other's transaction lasts. A blocking ``flock`` wakes the
+    next writer the moment the previous one releases it. PostgreSQL needs none of this
+    (its row and advisory locks wake waiters directly), and there this is a no-op.
+    """
+
+    def __init__(self, url: str | URL) -> None:
+        parsed = make_url(url)
+        database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+        self.path = Path(f"{database}.writer-lock") if database and database != ":memory:" else None
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        if self.path is None:
+            yield
+            return
+        with self.path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions whose objects stay readable after commit (the repository returns records)."""
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
@@ -89,6 +122,10 @@ def migrate(url: str | URL, revision: str = "head") -> None:
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together on an empty database would otherwise race
+                # to create the same tables, and the loser answers 503 until retried.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             command.upgrade(alembic_config(connection), revision)
     finally:
         engine.dispose()

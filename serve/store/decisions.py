@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, cast, get_args
 
@@ -121,11 +122,24 @@ def decide_and_record(
     )[0]
 
 
+DecideItem = Callable[[int, ConsentSnapshot], Decision]
+CheckItem = tuple[CheckRequest, Classification, Sequence[WeightedFeature] | None]
+
+
+@dataclass(frozen=True)
+class CheckBatch:
+    """One caller's items, decided in order; ``decide(index, snapshot)`` judges item ``index``."""
+
+    items: Sequence[CheckItem]
+    decide: DecideItem
+    created_at: datetime
+
+
 def decide_and_record_batch(
     *,
     session: Session,
-    items: Sequence[tuple[CheckRequest, Classification, Sequence[WeightedFeature] | None]],
-    decide: Callable[[int, ConsentSnapshot], Decision],
+    items: Sequence[CheckItem],
+    decide: DecideItem,
     window: timedelta,
     send_window: timedelta = FREQUENCY_WINDOW,
     created_at: datetime | None = None,
@@ -135,36 +149,67 @@ def decide_and_record_batch(
     Without this, a batch of promotions to one number would all see the same empty
     send history and could together exceed a frequency cap.
     """
-    created = validation.aware("created_at", created_at or utc_now())
+    batch = CheckBatch(items, decide, created_at or utc_now())
+    return decide_and_record_batches(
+        session=session, batches=[batch], window=window, send_window=send_window
+    )[0]
+
+
+def decide_and_record_batches(
+    *,
+    session: Session,
+    batches: Sequence[CheckBatch],
+    window: timedelta,
+    send_window: timedelta = FREQUENCY_WINDOW,
+) -> tuple[tuple[StoredDecision, ...], ...]:
+    """Several callers' batches in ONE transaction (group commit): one lock, one sync.
+
+    Each batch is decided exactly as ``decide_and_record_batch`` would, one after the
+    other, so a later batch sees the sends an earlier one allowed. All or nothing: if any
+    item is refused, nothing is stored (the caller may then retry the batches one by one).
+    """
+    created = [validation.aware("created_at", batch.created_at) for batch in batches]
+    with write_unit(session):
+        lock_pairs(
+            session, [(request.sender, request.to) for batch in batches for request, _, _ in batch.items]
+        )
+        return tuple(
+            _decide_and_insert(session, batch, at, window=window, send_window=send_window)
+            for batch, at in zip(batches, created, strict=True)
+        )
+
+
+def _decide_and_insert(
+    session: Session, batch: CheckBatch, created: datetime, *, window: timedelta, send_window: timedelta
+) -> tuple[StoredDecision, ...]:
+    items = batch.items
     decision_ids = _ordered_ids(len(items), created)
     stored: list[StoredDecision] = []
-    with write_unit(session):
-        lock_pairs(session, [(request.sender, request.to) for request, _, _ in items])
-        for index, (request, classification, explanation) in enumerate(items):
-            snap = build_snapshot(
-                session,
-                sender=request.sender,
-                phone=request.to,
-                # The engine judges a back-dated send at the decision time, not before.
-                at=max(validation.aware("send_at", request.send_at), created),
-                window=window,
-                send_window=send_window,
+    for index, (request, classification, explanation) in enumerate(items):
+        snap = build_snapshot(
+            session,
+            sender=request.sender,
+            phone=request.to,
+            # The engine judges a back-dated send at the decision time, not before.
+            at=max(validation.aware("send_at", request.send_at), created),
+            window=window,
+            send_window=send_window,
+        )
+        item = DecisionInput(batch.decide(index, snap), request, classification, explanation)
+        prefix = _prefix(index, len(items))
+        _check(item, prefix=prefix)
+        decision_id = decision_ids[index]
+        _insert(session, item, decision_id, created, prefix=prefix)
+        stored.append(
+            StoredDecision(
+                decision_id=decision_id,
+                created_at=created,
+                request=request,
+                classification=classification,
+                decision=item.decision,
+                explanation=codec.explanation_from_json(codec.explanation_to_json(explanation)),
             )
-            item = DecisionInput(decide(index, snap), request, classification, explanation)
-            prefix = _prefix(index, len(items))
-            _check(item, prefix=prefix)
-            decision_id = decision_ids[index]
-            _insert(session, item, decision_id, created, prefix=prefix)
-            stored.append(
-                StoredDecision(
-                    decision_id=decision_id,
-                    created_at=created,
-                    request=request,
-                    classification=classification,
-                    decision=item.decision,
-                    explanation=codec.explanation_from_json(codec.explanation_to_json(explanation)),
-                )
-            )
+        )
     return tuple(stored)
 
 

@@ -8,9 +8,9 @@ durably).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast, get_args
+from typing import Final, cast, get_args
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from serve.consent.records import InboundAction, InboundRecord, OptOutState
@@ -184,18 +184,22 @@ def _opt_in(session: Session, message: InboundMessageRow, created: datetime) -> 
     session.flush()
 
 
+# Built once (every check reads it); see snapshots.py.
+_LATEST_OPT_EVENT: Final = (
+    select(OptOutEventRow)
+    .where(OptOutEventRow.sender == bindparam("sender"), OptOutEventRow.phone == bindparam("phone"))
+    .order_by(
+        OptOutEventRow.at.desc(),
+        OptOutEventRow.created_at.desc(),
+        OptOutEventRow.event_id.desc(),
+    )
+    .limit(1)
+)
+
+
 def latest_opt_event(session: Session, *, sender: str, phone: str) -> OptOutEventRow | None:
     """Inside an open unit of work: the latest opt-out or opt-in of (sender, phone)."""
-    return session.scalars(
-        select(OptOutEventRow)
-        .where(OptOutEventRow.sender == sender, OptOutEventRow.phone == phone)
-        .order_by(
-            OptOutEventRow.at.desc(),
-            OptOutEventRow.created_at.desc(),
-            OptOutEventRow.event_id.desc(),
-        )
-        .limit(1)
-    ).first()
+    return session.scalars(_LATEST_OPT_EVENT, {"sender": sender, "phone": phone}).first()
 
 
 def opt_out_in_force(session: Session, *, sender: str, phone: str) -> OptOutState | None:

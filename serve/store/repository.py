@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from serve.store.consents import add_consent, list_consents, revoke_consent
 from serve.store.decisions import (
+    CheckBatch,
     decide_and_record,
     decide_and_record_batch,
+    decide_and_record_batches,
     get_decision,
     list_decisions,
     record_decision,
@@ -21,11 +23,13 @@ from serve.store.senders import add_sender, get_sender
 from serve.store.snapshots import snapshot
 
 __all__ = [
+    "CheckBatch",
     "add_consent",
     "add_review",
     "add_sender",
     "decide_and_record",
     "decide_and_record_batch",
+    "decide_and_record_batches",
     "export_reviews",
     "get_decision",
     "get_sender",

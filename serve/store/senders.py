@@ -10,7 +10,7 @@ from serve.consent.records import SenderProfile
 from serve.store import validation
 from serve.store.errors import AlreadyExists, NotFound
 from serve.store.schema import SenderRow
-from serve.store.units import read_unit, utc_now, write_unit
+from serve.store.units import SENDER_MEMO, read_unit, utc_now, write_unit
 
 
 def add_sender(
@@ -37,8 +37,18 @@ def get_sender(*, session: Session, sender: str) -> SenderProfile:
 
 
 def load_sender(session: Session, sender: str) -> SenderProfile:
-    """Inside an open unit of work: the sender's profile, or NotFound."""
-    row = session.get(SenderRow, sender)
-    if row is None:
-        raise NotFound("sender", sender)
-    return SenderProfile(sender=row.id, display_name=row.display_name, help_text=row.help_text)
+    """Inside an open unit of work: the sender's profile, or NotFound.
+
+    Remembered until the unit of work ends (units._detach forgets it): a group of checks
+    reads the same sender for every item, and the ORM's identity map, holding rows only
+    weakly, would query it again each time.
+    """
+    memo: dict[str, SenderProfile] = session.info.setdefault(SENDER_MEMO, {})
+    profile = memo.get(sender)
+    if profile is None:
+        row = session.get(SenderRow, sender)
+        if row is None:
+            raise NotFound("sender", sender)
+        profile = SenderProfile(sender=row.id, display_name=row.display_name, help_text=row.help_text)
+        memo[sender] = profile
+    return profile

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from serve.consent.records import ConsentSnapshot
@@ -18,6 +18,31 @@ from serve.store.senders import load_sender
 from serve.store.units import read_unit
 
 FREQUENCY_WINDOW: Final = timedelta(hours=24)
+
+# Built once with bound parameters: constructing the expressions per call cost more than
+# running them (every check reads both).
+_INBOUND_SINCE: Final = (
+    select(InboundMessageRow)
+    .where(
+        InboundMessageRow.sender == bindparam("sender"),
+        InboundMessageRow.phone == bindparam("phone"),
+        InboundMessageRow.received_at >= bindparam("since"),
+        # A reply cannot answer a message that arrives after it is sent.
+        InboundMessageRow.received_at <= bindparam("at"),
+    )
+    .order_by(InboundMessageRow.received_at.desc(), InboundMessageRow.inbound_id.desc())
+)
+_PROMOTIONAL_SENDS_SINCE: Final = (
+    select(SendRow.send_at)
+    .where(
+        SendRow.sender == bindparam("sender"),
+        SendRow.phone == bindparam("phone"),
+        SendRow.treated_as == "promotional",
+        SendRow.send_at >= bindparam("since"),
+        SendRow.send_at <= bindparam("at"),
+    )
+    .order_by(SendRow.send_at)
+)
 
 
 def snapshot(
@@ -63,28 +88,9 @@ def build_snapshot(
     """Inside an open unit of work (so a writer can decide and record atomically)."""
     _check(at=at, window=window, send_window=send_window)
     profile = load_sender(session, sender)
-    inbound = session.scalars(
-        select(InboundMessageRow)
-        .where(
-            InboundMessageRow.sender == sender,
-            InboundMessageRow.phone == phone,
-            InboundMessageRow.received_at >= at - window,
-            # A reply cannot answer a message that arrives after it is sent.
-            InboundMessageRow.received_at <= at,
-        )
-        .order_by(InboundMessageRow.received_at.desc(), InboundMessageRow.inbound_id.desc())
-    )
-    sends = session.scalars(
-        select(SendRow.send_at)
-        .where(
-            SendRow.sender == sender,
-            SendRow.phone == phone,
-            SendRow.treated_as == "promotional",
-            SendRow.send_at >= at - send_window,
-            SendRow.send_at <= at,
-        )
-        .order_by(SendRow.send_at)
-    )
+    params = {"sender": sender, "phone": phone, "at": at}
+    inbound = session.scalars(_INBOUND_SINCE, {**params, "since": at - window})
+    sends = session.scalars(_PROMOTIONAL_SENDS_SINCE, {**params, "since": at - send_window})
     return ConsentSnapshot(
         sender=profile,
         phone=phone,

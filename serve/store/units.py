@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session
 
 from serve.store.database import READ_ONLY_OPTION
 
+# session.info key of the sender profiles read in the current unit of work.
+SENDER_MEMO = "sendgate_senders"
+
 
 @contextmanager
 def write_unit(session: Session) -> Iterator[Session]:
@@ -52,6 +55,7 @@ def _detach(session: Session) -> None:
     # Rows must not outlive their unit of work: touching an expired row afterwards would
     # silently open a new transaction. Detached, it raises instead.
     session.expunge_all()
+    session.info.pop(SENDER_MEMO, None)
 
 
 def lock_pairs(session: Session, pairs: Iterable[tuple[str, str]]) -> None:

@@ -68,3 +68,52 @@ def test_one_pass_explanation_equals_the_sklearn_one(seed_classifier: MessageCla
         c.feature for c in reference.explain(text, n=6, label=result.message_type)
     ]
     assert contributions and all(c.weight > 0 for c in contributions)
+
+
+def test_batch_path_matches_sklearn_on_seed_messages(seed_classifier: MessageClassifier) -> None:
+    """The vectorised batch path (word-cached features) gives scikit-learn's numbers."""
+    texts = (
+        pd.concat(pd.read_csv(s.path)["text"] for s in seed_sources()).sample(600, random_state=5).tolist()
+    )
+    scorer = FastScorer(seed_classifier.pipeline)
+    assert np.abs(scorer.score_batch(texts) - _sklearn_proba(seed_classifier, texts)).max() < 1e-5
+    # Second pass: every word now comes from the cache.
+    assert np.abs(scorer.score_batch(texts[::-1]) - _sklearn_proba(seed_classifier, texts[::-1])).max() < 1e-5
+
+
+@given(st.lists(st.text(max_size=120), min_size=FAST_PATH_MAX_BATCH + 1, max_size=40))
+@settings(max_examples=60, deadline=None)
+def test_batch_path_matches_sklearn_on_any_texts(
+    seed_classifier: MessageClassifier, texts: list[str]
+) -> None:
+    """Words analysed one at a time add up to the whole message's features, for any text."""
+    batch = seed_classifier.predict_proba(texts)
+    assert np.abs(batch - _sklearn_proba(seed_classifier, texts)).max() < 1e-5
+
+
+def test_batch_explanations_equal_one_at_a_time(seed_classifier: MessageClassifier) -> None:
+    """Same label and the same words with the same weights (all of them, so that float
+    noise between near-equal weights cannot reorder a cut-off)."""
+    texts = pd.concat(pd.read_csv(s.path)["text"] for s in seed_sources()).sample(60, random_state=9).tolist()
+    batch = seed_classifier.classify_explained_batch(texts, n=1000)
+    single = [seed_classifier.classify_explained(t, n=1000) for t in texts]
+    for (b_result, b_words), (s_result, s_words) in zip(batch, single, strict=True):
+        assert b_result.message_type == s_result.message_type
+        assert b_result.treated_as == s_result.treated_as
+        assert {c.feature: c.weight for c in b_words} == pytest.approx(
+            {c.feature: c.weight for c in s_words}, abs=2e-4
+        )
+
+
+def test_scoring_pool_gives_the_in_process_answer(seed_classifier: MessageClassifier) -> None:
+    """Two forked workers return the same probabilities, in order."""
+    from model.parallel import CHUNK, ScoringPool
+
+    texts = pd.concat(pd.read_csv(s.path)["text"] for s in seed_sources()).tolist()
+    texts = (texts * (2 * CHUNK // len(texts) + 2))[: 2 * CHUNK + 17]
+    with ScoringPool(seed_classifier, workers=2) as pool:
+        pooled = pool.predict_proba(texts)
+        labels = [c.message_type for c in pool.classify(texts[:50])]
+    assert pooled.shape == (len(texts), 3)
+    assert np.abs(pooled - seed_classifier.predict_proba(texts)).max() < 1e-12
+    assert labels == [c.message_type for c in seed_classifier.classify(texts[:50])]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -151,3 +153,30 @@ def test_template_key_ignores_numbers_names_and_links() -> None:
     c = "Dear Ravi, Rs.200 credited to A/c XX1111 on 01-02-22. Ref 123456789012 https://b.co/1"
     assert template_key(a) == template_key(b)
     assert template_key(a) != template_key(c)
+
+
+def _every_step(text: str) -> str:
+    """normalize() without its shortcuts: every pattern run on every text."""
+    import html
+
+    from model import normalize as n
+
+    text = n.fold_unicode(html.unescape(text.translate(n._ZERO_WIDTH)))
+    for pattern, repl, _personal in n._STEPS:
+        text = pattern.sub(repl, text)
+    text = re.sub(r"[A-Za-z0-9@$€]{3,}", n._fold_leet_word, text.lower())
+    text = n._REPEAT_PUNCT.sub(r"\1", text)
+    text = n._REPEAT_LETTER.sub(r"\1\1", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+_SMS_ALPHABET = st.sampled_from(
+    [*"aeinostAEZx013457@$€£₹%#+*.-/:, \t\n", "www.", "http://", ".com", "Rs ", "Dear ", "\u0430", "\u0301"]
+)
+
+
+@given(st.one_of(st.text(max_size=120), st.lists(_SMS_ALPHABET, max_size=40).map("".join)))
+@settings(max_examples=400, deadline=None)
+def test_shortcuts_change_no_output(text: str) -> None:
+    """The guards that skip steps (no digit, no '@', no link hint) only skip no-ops."""
+    assert normalize(text) == _every_step(text)

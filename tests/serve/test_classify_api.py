@@ -136,8 +136,11 @@ def test_request_id_is_echoed_or_created(client: TestClient) -> None:
 
 def test_logs_are_json_without_message_text(client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
     """Access logs are JSON lines with the request id and never contain the text sent."""
-    client.post("/v1/classify", headers={**SENDER, "X-Request-ID": "log-test-1"},
-                json={"texts": ["Secret personal message 4417"]})
+    client.post(
+        "/v1/classify",
+        headers={**SENDER, "X-Request-ID": "log-test-1"},
+        json={"texts": ["Secret personal message 4417"]},
+    )
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     access = [line for line in lines if line.get("request_id") == "log-test-1"]
     assert access and access[-1]["route"] == "/v1/classify" and access[-1]["status"] == 200

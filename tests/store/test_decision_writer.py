@@ -1,0 +1,164 @@
+"""Group commit: many callers' checks in one transaction, each answered after the commit."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from serve.consent.engine import decide
+from serve.consent.policy import Policy, load_policy
+from serve.consent.records import CheckRequest
+from serve.decision_writer import DecisionWriter
+from serve.store import repository
+from serve.store.database import WriterQueue, session_factory
+from serve.store.errors import NotFound
+from serve.store.schema import DecisionRow, SendRow
+from serve.store.views import StoredDecision
+from tests.store.factories import T0, add_consent, add_senders, classification, request
+
+FLORIDA = "+13055550123"  # Florida caps promotional messages at 3 per 24 hours
+POLICY: Policy = load_policy()
+
+
+def _batch(check: CheckRequest, message_type: str = "promotional") -> repository.CheckBatch:
+    labelled = classification(message_type)  # type: ignore[arg-type]
+    return repository.CheckBatch(
+        items=[(check, labelled, None)],
+        decide=lambda _i, snap: decide(labelled, check, snap, POLICY, T0),
+        created_at=T0,
+    )
+
+
+def _promotion(phone: str = FLORIDA, sender: str = "acme") -> CheckRequest:
+    return replace(
+        request(),
+        to=phone,
+        sender=sender,
+        text="Acme Outdoor: 20% off boots this weekend. Reply STOP to opt out.",
+        transaction_ref=None,
+    )
+
+
+def _count(engine: Engine, table: type[object]) -> int:
+    with session_factory(engine)() as session:
+        return int(session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+@pytest.fixture
+def gate() -> threading.Event:
+    return threading.Event()
+
+
+@pytest.fixture
+def writer(engine: Engine, session: Session, gate: threading.Event) -> Iterator[DecisionWriter]:
+    """A writer whose first transaction waits for ``gate``: everything submitted meanwhile
+    queues up and must then be written as one group."""
+    add_senders(session)
+    sessions = session_factory(engine)
+    first = threading.Event()
+
+    @contextmanager
+    def scope() -> Iterator[Session]:
+        if not first.is_set():
+            first.set()
+            assert gate.wait(timeout=30)
+        with sessions() as s:
+            yield s
+
+    def scope_factory() -> AbstractContextManager[Session]:
+        return scope()
+
+    writer = DecisionWriter(scope_factory, POLICY.conversation_window)
+    yield writer
+    gate.set()
+    writer.stop()
+
+
+def _results(futures: list[Future[tuple[StoredDecision, ...]]]) -> list[tuple[StoredDecision, ...]]:
+    return [f.result(timeout=60) for f in futures]
+
+
+def test_queued_checks_share_one_transaction(
+    writer: DecisionWriter, engine: Engine, gate: threading.Event
+) -> None:
+    futures = [writer.submit(_batch(_promotion(f"+1415555{100 + i:04d}"))) for i in range(20)]
+    gate.set()
+    results = _results(futures)
+
+    assert [len(r) for r in results] == [1] * 20
+    assert len({r[0].decision_id for r in results}) == 20
+    # Whatever the writer took before the gate opened, then all the rest: two at most.
+    assert writer.groups <= 2
+    assert _count(engine, DecisionRow) == 20
+
+
+def test_frequency_cap_holds_inside_one_group(
+    writer: DecisionWriter, engine: Engine, session: Session, gate: threading.Event
+) -> None:
+    add_consent(session, phone=FLORIDA)
+    futures = [writer.submit(_batch(_promotion())) for _ in range(7)]
+    gate.set()
+    outcomes = [r[0].decision for r in _results(futures)]
+
+    assert [o.decision for o in outcomes].count("allow") == 3
+    capped = [o for o in outcomes if o.decision != "allow"]
+    assert capped and all("FREQUENCY_CAP" in {r.code for r in o.reasons} for o in capped)
+    assert _count(engine, SendRow) == 3
+
+
+def test_one_bad_check_fails_alone(writer: DecisionWriter, engine: Engine, gate: threading.Event) -> None:
+    good = [writer.submit(_batch(_promotion(f"+1415555{100 + i:04d}"))) for i in range(5)]
+    bad = writer.submit(_batch(_promotion(sender="nobody")))
+    more = [writer.submit(_batch(_promotion(f"+1415555{200 + i:04d}"))) for i in range(5)]
+    gate.set()
+
+    assert len(_results(good + more)) == 10
+    with pytest.raises(NotFound):
+        bad.result(timeout=60)
+    assert _count(engine, DecisionRow) == 10
+
+
+def test_stop_writes_what_was_submitted(
+    writer: DecisionWriter, engine: Engine, gate: threading.Event
+) -> None:
+    futures = [writer.submit(_batch(_promotion(f"+1415555{100 + i:04d}"))) for i in range(8)]
+    gate.set()
+    writer.stop()
+
+    assert all(f.done() for f in futures)
+    assert _count(engine, DecisionRow) == 8
+
+
+def test_sqlite_writers_of_all_processes_queue_on_one_lock_file(tmp_path: Path) -> None:
+    """A second holder waits until the first releases (flock: what another worker sees)."""
+    queue = WriterQueue(f"sqlite:///{tmp_path / 'store.db'}")
+    assert queue.path == tmp_path / "store.db.writer-lock"
+    order: list[str] = []
+    inside = threading.Event()
+
+    def second() -> None:
+        inside.wait(timeout=10)
+        with WriterQueue(f"sqlite:///{tmp_path / 'store.db'}").turn():
+            order.append("second")
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with queue.turn():
+        inside.set()
+        thread.join(timeout=0.3)  # still waiting on the lock
+        order.append("first")
+    thread.join(timeout=10)
+    assert order == ["first", "second"]
+
+
+def test_postgresql_needs_no_lock_file() -> None:
+    assert WriterQueue("postgresql+psycopg://postgres@127.0.0.1/x").path is None
+    assert WriterQueue("sqlite://").path is None

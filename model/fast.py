@@ -20,6 +20,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -85,10 +86,15 @@ class _Block:
             word_tokens, word_columns = cache.get(word) or self._word_part(word)
             tokens.extend(word_tokens)
             columns.extend(word_columns)
-        vocabulary = self.vocabulary
+        get = self.vocabulary.get
+        if self.ngram_max == 2:  # the usual case: pairs without slicing
+            for column in map(get, map(" ".join, pairwise(tokens))):
+                if column is not None:
+                    columns.append(column)
+            return
         for n in range(2, self.ngram_max + 1):
             for i in range(len(tokens) - n + 1):
-                column = vocabulary.get(" ".join(tokens[i : i + n]))
+                column = get(" ".join(tokens[i : i + n]))
                 if column is not None:
                     columns.append(column)
 

@@ -57,6 +57,7 @@ _LEET_CHARS: Final = frozenset("013457@$€")
 # Maximal runs of 3+ word-ish characters that hold a character a spammer swaps for a
 # letter; runs without one are left alone anyway, so they are not even matched.
 _LEET_WORD = re.compile(r"(?<![A-Za-z0-9@$€])(?=[A-Za-z0-9@$€]*[013457@$€])[A-Za-z0-9@$€]{3,}")
+_LEET_HINT = re.compile("[013457@$€]")
 # Words spammers disguise most; an edge digit ("0FF", "FRE3") is folded only into these.
 _SPAM_WORDS: Final = frozenset(
     [
@@ -312,6 +313,14 @@ _HINTS: Final[dict[re.Pattern[str], re.Pattern[str]]] = {
     _MASKED: re.compile(r"(?i)[x*•#.][-\s]?\d|\d[x*•]"),
     _PLUS_NUMBER: re.compile(r"\+"),
     _HASH_REF: re.compile("#"),
+    _LEET_WORD: _LEET_HINT,
+    _TITLED_NAME: re.compile("M[rs]|Dr"),
+    _LONG_DIGITS: re.compile(r"\d{8}"),
+    # a letter and a digit side by side (or across one hyphen) inside the code
+    _ALNUM_CODE: re.compile(r"[A-Za-z]-?\d|\d-?[A-Za-z]"),
+    _SEPARATED_DIGITS: re.compile(r"\d[\s.-]\d"),
+    _YEAR: re.compile(r"19\d\d|20\d\d"),
+    _CODE: re.compile(r"\d{4}"),
 }
 _SHIELD_BASE: Final = 0xF0000  # a private-use plane no pattern above matches
 _SHIELD_CHARS = re.compile("[\U000f0000-\U000fffff]")
@@ -356,7 +365,9 @@ def normalize(text: str) -> str:
         text = pattern.sub(repl, text)
     # Placeholders can split a word ("0AA$A" -> "<num>aa$a"); fold what they expose so
     # that normalising again changes nothing.
-    text = _LEET_WORD.sub(_fold_leet_word, text.lower())
+    text = text.lower()
+    if _LEET_HINT.search(text) is not None:
+        text = _LEET_WORD.sub(_fold_leet_word, text)
     text = _REPEAT_PUNCT.sub(r"\1", text)
     if _REPEAT_LETTER_HINT.search(text) is not None:
         text = _REPEAT_LETTER.sub(r"\1\1", text)

@@ -17,6 +17,7 @@ from types import TracebackType
 import numpy as np
 
 from model.classifier import Classification, FloatArray, MessageClassifier
+from model.gc_tuning import settle_after_load
 
 # Large enough that a worker's per-call overhead is noise, small enough to keep every
 # worker busy until the end of a batch.
@@ -28,6 +29,7 @@ _worker_classifier: MessageClassifier | None = None
 def _adopt(classifier: MessageClassifier) -> None:
     global _worker_classifier
     _worker_classifier = classifier
+    settle_after_load()
 
 
 def _score(texts: list[str]) -> FloatArray:

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from model.classifier import Hyperparameters, MessageClassifier
+from model.gc_tuning import settle_after_load
 from model.parallel import ScoringPool
 from model.settings import REPO_ROOT, get_settings
 from training.fitting import fit
@@ -121,6 +122,7 @@ def bench_model() -> None:
     )
 
     fresh, _ = _model()  # an empty word cache: the first batches pay for every new word
+    settle_after_load()  # as the service and the scoring pool do after loading a model
     cold = [texts[i : i + 1000] for i in range(3000, 13_000, 1000)]
     median, low = _rate(fresh.classify, cold)
     say(

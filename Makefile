@@ -44,7 +44,7 @@ loso: install
 	$(BIN)/sendgate loso --output docs/loso.md
 
 ## Every speed figure (model, rules, HTTP vs MLflow, training 10k/100k/1M), printed and
-## written to docs/benchmarks.md; about 25 minutes. No timed assertions anywhere.
+## written to docs/benchmarks.md; about 20 minutes. No timed assertions anywhere.
 bench: install
 	$(BIN)/python -m training.bench
 

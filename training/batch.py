@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 
-from model.classifier import MessageClassifier
+from model.classifier import Classification
 from model.labels import LABELS
 from training.validation import MAX_TEXT_CHARS, DataValidationError, Issue
 
@@ -37,8 +38,14 @@ def _row_problem(value: object) -> str | None:
     return None
 
 
+class Classifies(Protocol):
+    """A ``MessageClassifier`` or a ``model.parallel.ScoringPool`` around one."""
+
+    def classify(self, texts: Sequence[str]) -> list[Classification]: ...
+
+
 def classify_csv(
-    classifier: MessageClassifier,
+    classifier: Classifies,
     source: Path,
     destination: Path,
     *,

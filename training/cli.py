@@ -159,9 +159,16 @@ def classify(
         str | None, typer.Option(help="Model directory or models:/ URI; default: champion.")
     ] = None,
     chunk_size: Annotated[int, typer.Option(min=1, help="Rows per chunk.")] = 5_000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Scoring processes (forked, sharing the loaded model).")
+    ] = 1,
 ) -> None:
     """Add message_type, one probability per class and treated_as to every row of a CSV."""
     _quiet_mlflow()
+    from contextlib import nullcontext
+
+    from model.gc_tuning import settle_after_load
+    from model.parallel import ScoringPool
     from training.batch import classify_csv, count_rows
     from training.resolve import load_model
 
@@ -169,14 +176,19 @@ def classify(
     if not input.is_file():
         raise _fail(f"{input}: file not found")
     classifier, _, label = _load(settings, model, load_model)
+    settle_after_load()
     total = count_rows(input)
-    with Progress(
-        TextColumn("classifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=errors
-    ) as bar:
+    # The pool forks before the progress bar starts its refresh thread.
+    with (
+        ScoringPool(classifier, workers) if workers > 1 else nullcontext(classifier) as scorer,
+        Progress(
+            TextColumn("classifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=errors
+        ) as bar,
+    ):
         task = bar.add_task("rows", total=total)
         try:
             result = classify_csv(
-                classifier,
+                scorer,
                 input,
                 output,
                 text_column=text_column,

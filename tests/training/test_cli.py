@@ -105,3 +105,23 @@ def test_no_champion_gives_a_clear_error(tmp_path: Path, monkeypatch: pytest.Mon
     result = runner.invoke(app, ["classify", "--input", str(source), "--output", str(tmp_path / "o.csv")])
     assert result.exit_code == 2
     assert "sendgate train" in result.output
+
+
+def test_classify_with_two_workers_writes_the_same_file(
+    champion: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--workers 2 scores on forked processes; rows, order, figures and bad rows are unchanged."""
+    monkeypatch.setenv("SENDGATE_STATE_DIR", str(champion))
+    seed = pd.read_csv(Path(__file__).resolve().parents[2] / "data" / "seed" / "transactional.csv")
+    texts = [*seed["text"].head(40).tolist(), "", *seed["text"].tail(40).tolist()]
+    source = tmp_path / "in.csv"
+    pd.DataFrame({"id": range(len(texts)), "text": texts}).to_csv(source, index=False)
+    outputs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"out-{workers}.csv"
+        args = ["classify", "--input", str(source), "--output", str(out), "--chunk-size", "30"]
+        result = runner.invoke(app, [*args, "--workers", workers])
+        assert result.exit_code == 0, result.output
+        assert "80 of 81 rows classified" in result.output
+        outputs.append(out.read_text(encoding="utf-8"))
+    assert outputs[0] == outputs[1]

@@ -71,8 +71,7 @@ class DecisionWriter:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self.groups = 0  # transactions committed (for tests and /metrics)
-        self.jobs = 0
+        self.groups = 0  # transactions committed (tests read it)
 
     def start(self) -> None:
         with self._lock:
@@ -162,7 +161,6 @@ class DecisionWriter:
                 session=session, batches=batches, window=self._window
             )
         self.groups += 1
-        self.jobs += len(batches)
         if self._observe is not None:
             self._observe(len(batches), time.perf_counter() - started)
         return results

@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -84,11 +85,11 @@ def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
-def _rate(classify: object, batches: list[list[str]]) -> tuple[float, float]:
+def _rate(classify: Callable[[list[str]], object], batches: list[list[str]]) -> tuple[float, float]:
     rates = []
     for batch in batches:
         began = time.perf_counter()
-        classify(batch)  # type: ignore[operator]
+        classify(batch)
         rates.append(len(batch) / (time.perf_counter() - began))
     return statistics.median(rates), min(rates)
 

@@ -17,6 +17,7 @@ from serve.auth import SenderCaller
 from serve.consent.engine import decide
 from serve.consent.records import CheckRequest, Classification
 from serve.model_runtime import LoadedModel
+from serve.observability import annotate
 from serve.problems import Problem
 from serve.routes import render
 from serve.schemas import CheckBatchIn, CheckBatchOut, CheckIn, CheckOut, FeatureOut
@@ -87,8 +88,12 @@ async def _decide_all(
         ) from exc
 
 
-def _record_metrics(services: Services, stored: Sequence[StoredDecision]) -> None:
-    """Metrics and one log event per decision; the text only if the operator asked for it."""
+def _record_metrics(services: Services, stored: Sequence[StoredDecision], *, single: bool = False) -> None:
+    """Metrics and the log fields of each decision; the text only if the operator asked.
+
+    A single check's fields go on its request's access line (one line per check); a
+    batch writes one ``decision`` line per message.
+    """
     for item in stored:
         services.metrics.decisions.labels(decision=item.decision.decision).inc()
         for reason in item.decision.reasons:
@@ -102,7 +107,10 @@ def _record_metrics(services: Services, stored: Sequence[StoredDecision]) -> Non
         }
         if services.settings.log_message_text:
             fields["text"] = item.request.text
-        log.info("decision", extra=fields)
+        if single:
+            annotate(**fields)
+        else:
+            log.info("decision", extra=fields)
 
 
 # Async on purpose: classifying one message takes well under a millisecond, cheaper than
@@ -113,7 +121,7 @@ async def check(body: CheckIn, services: ServicesDep, caller: SenderCaller) -> C
     now = datetime.now(UTC)
     request = _request(body, services, now)
     stored = await _decide_all(services, [request], _classify(model, [request.text]), now)
-    _record_metrics(services, stored)
+    _record_metrics(services, stored, single=True)
     return _out(stored[0])
 
 

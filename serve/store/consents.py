@@ -65,7 +65,7 @@ def add_consent(
         lock_pairs(session, [(sender, phone)])
         session.add(row)
         session.flush()
-        return _record(row, None)
+        return consent_record(row, None)
 
 
 def _check_consent(*, kind: str, method: str | None, evidence: str | None, scope: str | None) -> None:
@@ -117,7 +117,7 @@ def revoke_consent(
         )
         session.add(revocation)
         session.flush()
-        return _record(row, revocation)
+        return consent_record(row, revocation)
 
 
 def list_consents(*, session: Session, phone: str, sender: str) -> tuple[ConsentRecord, ...]:
@@ -142,7 +142,7 @@ _CONSENTS_WITH_REVOCATIONS: Final = (
 def consent_records(session: Session, *, sender: str, phone: str) -> tuple[ConsentRecord, ...]:
     """Inside an open unit of work: the consents with their revocations folded in."""
     rows = session.execute(_CONSENTS_WITH_REVOCATIONS, {"sender": sender, "phone": phone}).all()
-    return tuple(_record(consent, revocation) for consent, revocation in rows)
+    return tuple(consent_record(consent, revocation) for consent, revocation in rows)
 
 
 def unrevoked_consents(session: Session, *, sender: str, phone: str) -> list[ConsentRow]:
@@ -167,7 +167,7 @@ def _revocation_of(session: Session, consent_id: str) -> ConsentRevocationRow | 
     ).first()
 
 
-def _record(row: ConsentRow, revocation: ConsentRevocationRow | None) -> ConsentRecord:
+def consent_record(row: ConsentRow, revocation: ConsentRevocationRow | None) -> ConsentRecord:
     return ConsentRecord(
         consent_id=row.consent_id,
         sender=row.sender,

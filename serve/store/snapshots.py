@@ -61,14 +61,14 @@ def snapshot(
     revocations and the opt-out state are taken as recorded now, whatever ``at`` says:
     a revocation the store already knows must never be ignored (fail closed).
     """
-    _check(at=at, window=window, send_window=send_window)
+    check_window(at=at, window=window, send_window=send_window)
     with read_unit(session):
         return build_snapshot(
             session, sender=sender, phone=phone, at=at, window=window, send_window=send_window
         )
 
 
-def _check(*, at: datetime, window: timedelta, send_window: timedelta) -> None:
+def check_window(*, at: datetime, window: timedelta, send_window: timedelta) -> None:
     validation.aware("at", at)
     if window < timedelta(0):
         raise InvalidInput("window", "must not be negative")
@@ -86,7 +86,7 @@ def build_snapshot(
     send_window: timedelta = FREQUENCY_WINDOW,
 ) -> ConsentSnapshot:
     """Inside an open unit of work (so a writer can decide and record atomically)."""
-    _check(at=at, window=window, send_window=send_window)
+    check_window(at=at, window=window, send_window=send_window)
     profile = load_sender(session, sender)
     params = {"sender": sender, "phone": phone, "at": at}
     inbound = session.scalars(_INBOUND_SINCE, {**params, "since": at - window})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from sqlalchemy import text
 
 from model.settings import Settings
 from serve.app import create_app
+from serve.observability import RequestIds
 from tests.serve.conftest import ADMIN, SENDER
 
 
@@ -147,15 +149,49 @@ def test_metrics_count_decisions_and_reasons(client: TestClient) -> None:
 def test_decision_log_has_no_text_unless_configured(
     service_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The decision log event names id, outcome and codes; the text only when configured."""
+    """A check's log line names id, outcome and codes; the text only when configured.
+
+    A single check logs one line, its access line, carrying the decision fields.
+    """
     for log_text in (False, True):
         settings = service_settings.model_copy(update={"log_message_text": log_text})
         with TestClient(create_app(settings)) as client:
             client.post("/v1/check", headers=SENDER, json={"text": OTP, "to": "+14155550123"})
         events = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
-        (event,) = [e for e in events if e["event"] == "decision"]
+        assert not [e for e in events if e["event"] == "decision"]
+        (event,) = [e for e in events if e.get("route") == "/v1/check"]
+        assert event["event"] == "request" and event["status"] == 200
         assert event["decision_id"].startswith("dec_") and event["codes"]
         assert ("text" in event) is log_text
+
+
+def test_a_batch_logs_one_decision_line_per_message(
+    client: TestClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    messages = [{"text": OTP, "to": "+14155550123"}, {"text": PROMO, "to": "+14155550124"}]
+    response = client.post("/v1/check/batch", headers=SENDER, json={"messages": messages})
+    assert response.status_code == 200
+    events = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    decisions = [e for e in events if e["event"] == "decision"]
+    assert sorted(e["decision_id"] for e in decisions) == sorted(
+        r["decision_id"] for r in response.json()["results"]
+    )
+    assert all(e["request_id"] == response.headers["x-request-id"] for e in decisions)
+
+
+def test_request_ids_are_unique_and_differ_after_fork() -> None:
+    ids = RequestIds()
+    mine = {ids.new() for _ in range(1000)}
+    assert len(mine) == 1000
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report one id and leave at once
+        os.write(writer, ids.new().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(reader, 64).decode()
+    assert child not in mine and child[:16] != next(iter(mine))[:16]
 
 
 def test_reload_under_load_fails_no_request(client: TestClient) -> None:

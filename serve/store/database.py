@@ -8,11 +8,13 @@ only after its commit returned, so that commit must survive the process being ki
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
@@ -27,12 +29,23 @@ READ_ONLY_OPTION: Final = "sendgate_read_only"
 MIGRATION_LOCK_KEY: Final = 0x73656E6467617465  # "sendgate"
 
 
+def _json_text(value: Any) -> str:
+    # orjson: several times faster than json.dumps, which cost a tenth of a batch check.
+    # It writes a NaN as null where json.dumps wrote NaN; the JSON columns hold softmax
+    # probabilities and finite model weights, never NaN
+    # (decisions._check refuses probabilities that are not finite).
+    return orjson.dumps(value).decode()
+
+
 def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
     """An engine for ``url`` with the store's durability and integrity settings."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
+    json_codec: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
     if backend == "sqlite":
-        engine = create_engine(parsed, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(
+            parsed, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **json_codec
+        )
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
@@ -44,6 +57,7 @@ def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
             # Per-session settings: a server configured with synchronous_commit=off
             # would otherwise acknowledge commits it can still lose.
             connect_args={"options": "-c synchronous_commit=on -c timezone=UTC"},
+            **json_codec,
         )
     raise ValueError(f"database url: unsupported backend {backend!r} (use sqlite or postgresql)")
 
@@ -88,18 +102,29 @@ class WriterQueue:
         parsed = make_url(url)
         database = parsed.database if parsed.get_backend_name() == "sqlite" else None
         self.path = Path(f"{database}.writer-lock") if database and database != ":memory:" else None
+        self._handle: IO[str] | None = None
+        self._pid = -1
 
     @contextmanager
     def turn(self) -> Iterator[None]:
         if self.path is None:
             yield
             return
-        with self.path.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        handle = self._open()
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _open(self) -> IO[str]:
+        # Kept open: opening the file for every group cost 2% of the send path. A forked
+        # child opens its own, since a flock on a shared descriptor would not exclude it.
+        assert self.path is not None
+        if self._handle is None or self._pid != os.getpid():
+            self._handle = self.path.open("a")
+            self._pid = os.getpid()
+        return self._handle
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

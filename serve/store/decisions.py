@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -376,6 +377,9 @@ def _check(item: DecisionInput, *, prefix: str) -> None:
     validation.one_of(name("decision.decision"), decision.decision, OUTCOMES)
     validation.one_of(name("decision.message_type"), decision.message_type, MESSAGE_TYPES)
     validation.one_of(name("decision.treated_as"), decision.treated_as, MESSAGE_TYPES)
+    if not all(math.isfinite(p) for p in classification.probabilities.values()):
+        # A broken model must not reach the audit trail (nor allow a send).
+        raise InvalidInput(name("classification.probabilities"), "must be finite numbers")
     if decision.message_type != classification.message_type:
         raise InvalidInput(name("decision.message_type"), "differs from the classification it was made from")
     if not decision.reasons:

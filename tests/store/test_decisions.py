@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -152,6 +153,19 @@ def test_decision_without_reasons_is_refused(session: Session) -> None:
         )
 
     assert error.value.field == "decision.reasons"
+    assert _count(session, DecisionRow) == 0
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_decision_with_probabilities_that_are_not_finite_is_refused(session: Session, bad: float) -> None:
+    """A broken model's output never enters the audit trail (it would be stored as null)."""
+    broken = replace(classification(), probabilities={"transactional": bad, "promotional": 0.0})
+    with pytest.raises(InvalidInput) as error:
+        repository.record_decision(
+            session=session, decision=decision(), request=request(), classification=broken
+        )
+
+    assert error.value.field == "classification.probabilities"
     assert _count(session, DecisionRow) == 0
 
 

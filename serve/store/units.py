@@ -6,8 +6,9 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Final
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from serve.store.database import READ_ONLY_OPTION
@@ -67,8 +68,16 @@ def lock_pairs(session: Session, pairs: Iterable[tuple[str, str]]) -> None:
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    for sender, phone in sorted(set(pairs)):
-        session.execute(select(func.pg_advisory_xact_lock(_lock_key(sender, phone))))
+    keys = sorted({_lock_key(sender, phone) for sender, phone in pairs})
+    if len(keys) == 1:
+        session.execute(select(func.pg_advisory_xact_lock(keys[0])))
+    elif keys:
+        # One round trip for a whole group; unnest yields the sorted array in order, so
+        # the locks are still taken in one global order.
+        session.execute(_LOCK_ALL, {"keys": keys})
+
+
+_LOCK_ALL: Final = text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k")
 
 
 def _lock_key(sender: str, phone: str) -> int:

@@ -6,12 +6,14 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from serve.store.database import session_factory
 from serve.store.errors import ConfirmationAlreadyUsed
 from serve.store.schema import DecisionRow, OptOutConfirmationRow
+from serve.store.units import _lock_key, lock_pairs
 from tests.store.factories import STOP, T0, add_senders, inbound, record
 
 THREADS = 6
@@ -75,3 +77,22 @@ def test_racing_confirmations_allow_exactly_one(engine: Engine, session: Session
     assert len(errors) == THREADS - 1
     assert all(isinstance(error, ConfirmationAlreadyUsed) for error in errors)
     assert _count(session, OptOutConfirmationRow) == 1
+
+
+def test_pair_locks_of_a_group_are_all_held_until_commit(engine: Engine, backend: str) -> None:
+    """PostgreSQL: locking a group's pairs in one statement still holds every one of them."""
+    if backend != "postgresql":
+        pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE; there are no pair locks")
+    pairs = [("acme", f"+1415555{n:04d}") for n in range(5)]
+    sessions = session_factory(engine)
+    with sessions() as holder, sessions() as other:
+        with holder.begin():
+            lock_pairs(holder, pairs)
+            with other.begin():
+                for sender, phone in [*pairs, ("acme", "+14155559999")]:
+                    got = other.scalar(select(func.pg_try_advisory_xact_lock(_lock_key(sender, phone))))
+                    assert got is (phone == "+14155559999"), (sender, phone)
+        with other.begin():  # released at the holder's commit
+            assert all(
+                other.scalar(select(func.pg_try_advisory_xact_lock(_lock_key(s, p)))) for s, p in pairs
+            )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from array import array
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -55,20 +55,54 @@ class _Block:
     analyze_word: Callable[[str], list[str]]
     char_wb: bool
     ngram_max: int
+    # char_wb only: the analyser leaves an ASCII word as it is (no lower-casing, custom
+    # preprocessor or accent to strip), so its n-grams can be cut by position directly.
+    ascii_as_is: bool = False
+    ngram_min: int = 1
     # word -> (its tokens, the columns of what lies inside it), filled on first sight
     _cache: dict[str, tuple[tuple[str, ...], array[int]]] = field(
         default_factory=dict, compare=False, repr=False
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    # padded word length -> the slices that cut its char_wb n-grams, in sklearn's order
+    _slices: dict[int, tuple[slice, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    def _char_wb_slices(self, length: int) -> tuple[slice, ...]:
+        # The loop of sklearn's _char_wb_ngrams, recording positions instead of strings:
+        # a word shorter than n is taken once, whole, and longer n-grams are skipped.
+        slices: list[slice] = []
+        for n in range(self.ngram_min, self.ngram_max + 1):
+            offset = 0
+            slices.append(slice(offset, offset + n))
+            while offset + n < length:
+                offset += 1
+                slices.append(slice(offset, offset + n))
+            if offset == 0:
+                break
+        self._slices[length] = cut = tuple(slices)
+        return cut
 
     def _word_part(self, word: str) -> tuple[tuple[str, ...], array[int]]:
         part = self._cache.get(word)
         if part is None:
-            tokens = tuple(self.analyze_word(word))
-            vocabulary = self.vocabulary
-            # char_wb: every n-gram of the word; word block: its unigrams (n-grams of two
-            # or more tokens are looked up per message, as they may span words).
-            part = (tokens, array("q", [vocabulary[g] for g in tokens if g in vocabulary]))
+            get = self.vocabulary.get
+            if self.char_wb:
+                # A new word costs more than a cached one many times over (about two per
+                # message stay new), so the common ASCII case skips the analyser's
+                # per-character Python loop: slicing and lookups run in C via map().
+                if self.ascii_as_is and word.isascii():
+                    padded = f" {word} "
+                    slices = self._slices.get(len(padded)) or self._char_wb_slices(len(padded))
+                    grams: Iterable[str] = map(padded.__getitem__, slices)
+                else:
+                    grams = self.analyze_word(word)
+                # Only the columns are kept: char n-grams never combine across words.
+                part = ((), array("q", [c for c in map(get, grams) if c is not None]))
+            else:
+                # word block: its unigrams (n-grams of two or more tokens are looked up
+                # per message, as they may span words).
+                tokens = tuple(self.analyze_word(word))
+                part = (tokens, array("q", [c for c in map(get, tokens) if c is not None]))
             with self._lock:
                 if len(self._cache) >= WORD_CACHE_SIZE:
                     self._cache.clear()
@@ -178,6 +212,11 @@ class FastScorer:
                     analyze_word=analyze_word,
                     char_wb=char_wb,
                     ngram_max=int(vectorizer.ngram_range[1]),
+                    ascii_as_is=char_wb
+                    and vectorizer.preprocessor is None
+                    and not vectorizer.lowercase
+                    and vectorizer.strip_accents in (None, "ascii", "unicode"),
+                    ngram_min=int(vectorizer.ngram_range[0]),
                 )
             )
             offset += len(vectorizer.vocabulary_)

@@ -141,6 +141,12 @@ _GREETING = re.compile(
     r"(?:(?:Mr|Mrs|Ms|Miss|Dr|Sr|Sra)\.?\s+)?"
     r"(?P<name>[A-Z][A-Za-z'\-]+(?:\s+[A-Z]{2,}[A-Za-z'\-]*)?)"
 )
+# The greeting words as a branch of literals: unlike _GREETING (which starts with \b), a
+# pattern that opens with a literal lets `re` jump between candidate first characters.
+_GREETING_HINT = re.compile(
+    r"(?:Dear|Hi|Hello|Hey|Hiya|Hola|Bonjour|Hallo|Ciao|Ola|Olá|Namaste|Cher|Chère|"
+    r"Estimado|Estimada|Caro|Cara|Liebe|Lieber|Beste)\s"
+)
 _TITLED_NAME = re.compile(r"\b(?:Mr|Mrs|Ms|Dr)\.?\s+[A-Z][A-Za-z'\-]+(?:\s+[A-Z][A-Za-z'\-]+)?")
 
 _URL = re.compile(
@@ -150,9 +156,11 @@ _URL = re.compile(
     r"(?:/\S*|\b)"
 )
 # Something every _URL match holds: a cheap scan that lets most texts skip _URL itself.
+# Both branches open with a literal (":" or ".") so that `re` prefix-scans for them; the
+# case-insensitive parts sit after it ("www." is checked behind its dot).
 _URL_HINT = re.compile(
-    r"(?i)://|www\.|\.(?:com|co|in|ly|io|net|org|me|uk|us|biz|info|app|page|link|gl|to|nu|bz|ca|au|"
-    r"de|fr|es|it|nl|eu|ie|shop|store|at|be|ch|pt|br|mx)"
+    r"://|\.(?i:(?<=www\.)|com|co|in|ly|io|net|org|me|uk|us|biz|info|app|page|link|gl|to|nu|bz|ca|"
+    r"au|de|fr|es|it|nl|eu|ie|shop|store|at|be|ch|pt|br|mx)"
 )
 _EMAIL = re.compile(r"(?i)\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _URL_WITH_PII = re.compile(r"@|\d{8,}")
@@ -174,10 +182,11 @@ _MONTHS = (
     r"june|july|august|september|october|november|december)"
 )
 _DATE = re.compile(
-    r"(?i)\b\d{1,4}[-/.]\d{1,2}[-/.]\d{2,4}\b"
+    r"\b\d{1,4}[-/.]\d{1,2}[-/.]\d{2,4}\b"
     rf"|\b\d{{1,2}}(?:st|nd|rd|th)?[-\s]?{_MONTHS}\b\.?(?:[-\s,]+\d{{2,4}}\b)?"
     rf"|\b{_MONTHS}\.?\s\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s\d{{4}}\b)?"
-    r"|\b\d{1,2}/\d{1,2}\b"
+    r"|\b\d{1,2}/\d{1,2}\b",
+    re.IGNORECASE,  # as a flag, not "(?i)": _NearDigits embeds the pattern in another
 )
 _TIME = re.compile(
     r"(?i)\b\d{1,2}[:h]\d{2}(?::\d{2})?(?:\s?(?:am|pm|a\.m\.|p\.m\.|hrs|uhr)\b)?"
@@ -205,9 +214,9 @@ _CORPUS_NUMBER_MASK = re.compile(r"<#>")
 _REPEAT_PUNCT = re.compile(r"([!?.,*\-_=~])\1+")
 _REPEAT_LETTER = re.compile(r"([a-z])\1{2,}")
 _SPACE = re.compile(r"\s+")
-# What _SPACE.sub(" ", ...) changes: runs of 2+ and single non-space whitespace.
-_SPACE_TO_FOLD = re.compile(r"\s{2,}|[^\S ]")
 _REPEAT_LETTER_HINT = re.compile(r"([a-z])\1\1")
+# What _REPEAT_PUNCT can change, as literal pairs so that `re` prefix-scans for them.
+_REPEAT_PUNCT_HINT = re.compile(r"!!|\?\?|\.\.|,,|\*\*|--|__|==|~~")
 
 
 def fold_unicode(text: str) -> str:
@@ -297,31 +306,91 @@ _PII_STEP_COUNT: Final = max(i for i, step in enumerate(_STEPS) if step[2]) + 1
 # so once a text has none left those steps are skipped (same output, a third of the time).
 _FIRST_DIGIT_STEP: Final = next(i for i, step in enumerate(_STEPS) if step[0] is _AMOUNT)
 _DIGIT = re.compile(r"\d")
+
+
+# A run of digits; written \d\d* rather than \d+ because `re` prefix-scans only for a
+# pattern that opens with a character class, not with a repeat.
+_DIGIT_RUN = re.compile(r"\d\d*")
+
+
+class _NearDigits:
+    """``pattern.sub(repl, text)`` for a pattern that `re` cannot prefix-scan.
+
+    Searching the whole text tries such a pattern at every position, which made _AMOUNT
+    and _DATE a quarter of normalize(). Here `re` scans for runs of digits (a character
+    class it can skip through) and tries the pattern only in the ``reach`` positions
+    before each run. The lazy ``.{0,reach}?`` prefix tries those positions left to right
+    with the pattern's own backtracking order, so a match found is the one ``sub`` would
+    have found. None is missed if, as for _AMOUNT and _DATE, every match's first digit is
+    at most ``reach`` characters after the match's start and follows a non-digit (a
+    currency word, a month name, a space or a word boundary before the number): a match
+    then never starts inside a run of digits, only up to ``reach`` before one.
+    """
+
+    def __init__(self, pattern: re.Pattern[str], reach: int, repl: str) -> None:
+        self._window = re.compile(rf"(?s:.{{0,{reach}}}?)({pattern.pattern})", pattern.flags)
+        self._reach = reach
+        self._repl = repl
+
+    def sub(self, text: str) -> str:
+        reach, window, search_run = self._reach, self._window.match, _DIGIT_RUN.search
+        parts: list[str] = []
+        kept = 0  # text[:kept] is already in parts
+        start = 0  # no match starts before this
+        while (run := search_run(text, start)) is not None:
+            low = max(start, run.start() - reach)
+            found = window(text, low)
+            if found is None:
+                # Nothing starts in low..low+reach nor later inside this run; a match
+                # after it holds a later digit and starts at most reach before that.
+                start = max(low + reach + 1, run.end())
+                continue
+            parts += (text[kept : found.start(1)], self._repl)
+            kept = start = found.end(1)
+        if not parts:
+            return text
+        parts.append(text[kept:])
+        return "".join(parts)
+
+
+# Steps normalize() runs digit by digit; ``reach``: the longest currency prefix ("sgd.:"
+# and a space) or month name ("september." and a space) before a match's first digit.
+_NEAR_DIGITS: Final[dict[re.Pattern[str], _NearDigits]] = {
+    _AMOUNT: _NearDigits(_AMOUNT, 6, "<AMOUNT>"),
+    _DATE: _NearDigits(_DATE, 11, "<DATE>"),
+}
 # For a step, a pattern every one of its matches must contain: far cheaper to scan for
-# than the step's own pattern, which then runs only on texts that hold the hint.
+# than the step's own pattern, which then runs only on texts that hold the hint. Each
+# opens with one literal or character class, the only openings `re` prefix-scans for:
+# a repeat ("\d{8}"), a lookaround, or a branch or case-insensitive letter up front
+# make it try the whole pattern at every position. Case-insensitive letters are spelled
+# out instead ("[xX]": (?i) matches no other character for a, h, m, p or x).
 _HINTS: Final[dict[re.Pattern[str], re.Pattern[str]]] = {
     _EMAIL: re.compile("@"),
     _VPA: re.compile("@"),
     _URL: _URL_HINT,
-    _AMOUNT: re.compile(
-        r"(?i)[$£€₹¥]|\b(?:rs|inr|usd|eur|gbp|cad|aud|mxn|brl|chf|sgd)"
-        r"|\d\s?(?:dollar|pound|rupee|reais|peso|eur|usd|gbp|rs|inr|cad|aud|mxn)|\dp\b"
-    ),
-    _PERCENT: re.compile(r"(?i)%|percent|por ciento|pour cent|prozent"),
-    _DATE: re.compile(r"(?i)\d[-/.]\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"),
-    _TIME: re.compile(r"(?i)\d[:h]\d|\d\s?[ap]\.?m"),
-    _MASKED: re.compile(r"(?i)[x*•#.][-\s]?\d|\d[x*•]"),
+    _PERCENT: re.compile(r"%|p(?i:ercent|or ciento|our cent|rozent)|P(?i:ercent|or ciento|our cent|rozent)"),
+    _TIME: re.compile(r"\d(?:[:hH]\d|\s?[aApP]\.?[mM])"),
+    # [x*•#.][-\s]?\d or \d[x*•], found from the digit
+    _MASKED: re.compile(r"\d(?:(?<=[xX*•#.]\d)|(?<=[xX*•#.][-\s]\d)|(?=[xX*•]))"),
     _PLUS_NUMBER: re.compile(r"\+"),
     _HASH_REF: re.compile("#"),
     _LEET_WORD: _LEET_HINT,
+    _GREETING: _GREETING_HINT,
     _TITLED_NAME: re.compile("M[rs]|Dr"),
-    _LONG_DIGITS: re.compile(r"\d{8}"),
-    # a letter and a digit side by side (or across one hyphen) inside the code
-    _ALNUM_CODE: re.compile(r"[A-Za-z]-?\d|\d-?[A-Za-z]"),
+    _LONG_DIGITS: re.compile(r"\d\d{7}"),
+    # A letter and a digit in one run of letters, digits and hyphens: what the pattern's
+    # lookaheads need ("33--a" codes "33", so adjacency alone was not enough).
+    _ALNUM_CODE: re.compile(r"[A-Za-z][A-Za-z\d-]*\d|\d[A-Za-z\d-]*[A-Za-z]"),
     _SEPARATED_DIGITS: re.compile(r"\d[\s.-]\d"),
     _YEAR: re.compile(r"19\d\d|20\d\d"),
-    _CODE: re.compile(r"\d{4}"),
+    _CODE: re.compile(r"\d\d{3}"),
 }
+# normalize()'s view of _STEPS: each step with its hint and its digit-by-digit runner
+# (None where it has none), looked up once here rather than twice per step and message.
+_PLAN: Final = tuple(
+    (pattern, repl, _HINTS.get(pattern), _NEAR_DIGITS.get(pattern)) for pattern, repl, _personal in _STEPS
+)
 _SHIELD_BASE: Final = 0xF0000  # a private-use plane no pattern above matches
 _SHIELD_CHARS = re.compile("[\U000f0000-\U000fffff]")
 
@@ -352,26 +421,41 @@ def scrub_pii(text: str) -> str:
 
 def normalize(text: str) -> str:
     """The model's view of one message (see the module docstring)."""
-    # Zero-width characters go before unescaping so they cannot hide an entity.
-    text = fold_unicode(html.unescape(text.translate(_ZERO_WIDTH)))
+    if text.isascii():
+        # Most traffic: ASCII holds no zero-width or foldable character and NFKC leaves it
+        # as it is, so only an entity ("&amp;", "&nbsp;") can bring Unicode in.
+        if "&" in text:
+            text = html.unescape(text)
+            if not text.isascii():
+                text = fold_unicode(text)
+    else:
+        # Zero-width characters go before unescaping so they cannot hide an entity.
+        text = fold_unicode(html.unescape(text.translate(_ZERO_WIDTH)))
     # The guards skip steps that cannot match; the output is the same as running them all
     # (tests/model/test_normalize.py checks that against a run of every step).
-    for index, (pattern, repl, _personal) in enumerate(_STEPS):
-        if index >= _FIRST_DIGIT_STEP and _DIGIT.search(text) is None:
-            break
-        hint = _HINTS.get(pattern)
+    checked: str | None = None  # the text last found to hold a digit
+    for index, (pattern, repl, hint, near_digits) in enumerate(_PLAN):
+        # sub() hands back the same object when it replaced nothing, so the digit scan
+        # runs again only after a step that changed the text.
+        if index >= _FIRST_DIGIT_STEP and text is not checked:
+            if _DIGIT.search(text) is None:
+                break
+            checked = text
         if hint is not None and hint.search(text) is None:
             continue
-        text = pattern.sub(repl, text)
+        text = pattern.sub(repl, text) if near_digits is None else near_digits.sub(text)
     # Placeholders can split a word ("0AA$A" -> "<num>aa$a"); fold what they expose so
     # that normalising again changes nothing.
     text = text.lower()
     if _LEET_HINT.search(text) is not None:
         text = _LEET_WORD.sub(_fold_leet_word, text)
-    text = _REPEAT_PUNCT.sub(r"\1", text)
+    if _REPEAT_PUNCT_HINT.search(text) is not None:
+        text = _REPEAT_PUNCT.sub(r"\1", text)
     if _REPEAT_LETTER_HINT.search(text) is not None:
         text = _REPEAT_LETTER.sub(r"\1\1", text)
-    return _SPACE_TO_FOLD.sub(" ", text).strip()
+    # str.split() and \s agree on what whitespace is (every code point checked), and
+    # splitting is several times cheaper than the regex.
+    return " ".join(text.split())
 
 
 def template_key(text: str) -> str:

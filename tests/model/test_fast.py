@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -117,3 +119,15 @@ def test_scoring_pool_gives_the_in_process_answer(seed_classifier: MessageClassi
     assert pooled.shape == (len(texts), 3)
     assert np.abs(pooled - seed_classifier.predict_proba(texts)).max() < 1e-12
     assert labels == [c.message_type for c in seed_classifier.classify(texts[:50])]
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=12))
+@settings(max_examples=500, deadline=None)
+def test_ascii_words_get_the_analysers_char_ngrams(seed_classifier: MessageClassifier, word: str) -> None:
+    """The sliced char_wb n-grams of an ASCII word find the columns the analyser's find."""
+    scorer = FastScorer(seed_classifier.pipeline)
+    block = next(b for b in scorer._blocks if b.char_wb)
+    assert block.ascii_as_is
+    vocabulary = block.vocabulary
+    expected = Counter(vocabulary[g] for g in block.analyze_word(word) if g in vocabulary)
+    assert Counter(block._word_part(word)[1]) == expected

@@ -173,6 +173,10 @@ def _every_step(text: str) -> str:
 _SMS_PIECES = [*"aeinostAEZx013457@$€£₹%#+*.-/:, \t\n", "www.", "http://", ".com", "Rs ", "Dear "]
 _SMS_PIECES += ["\u0430", "\u0301", "Mr ", "Dr. ", "Ann", "19", "2024", "ab-12", "12345678", "Jan ", "3pm"]
 _SMS_PIECES += ["12:30", "xx", "EUR"]
+# Around the digit-by-digit steps (_AMOUNT, _DATE): currency words and month names up to
+# their full reach before a digit, other scripts' digits, case variants re folds.
+_SMS_PIECES += ["sgd.: ", "AU$", "r$", "inr", "₹", "¥", "lakh", "/-", "september. ", "Sept ", "dec", "st"]
+_SMS_PIECES += ["\u0663", "\u0664\u0665", "\u0130nr", "\u017f", "\u212a", "WwW.", "PerCent", "&amp;", "!!"]
 _SMS_ALPHABET = st.sampled_from(_SMS_PIECES)
 
 
@@ -181,3 +185,37 @@ _SMS_ALPHABET = st.sampled_from(_SMS_PIECES)
 def test_shortcuts_change_no_output(text: str) -> None:
     """The guards that skip steps (no digit, no '@', no link hint) only skip no-ops."""
     assert normalize(text) == _every_step(text)
+
+
+@pytest.mark.parametrize("text", ["33--a", "A--00", "ab--12 x", "order 12--ab", "x--1--2", "a-1-2", "7-b 12"])
+def test_codes_split_by_several_hyphens_are_not_skipped(text: str) -> None:
+    """The code pattern's lookaheads span hyphens: its hint must too (found at 4 in 30,000)."""
+    assert normalize(text) == _every_step(text)
+
+
+_DIGIT_PIECES = st.sampled_from(
+    [
+        *"0123456789 .,-/:x$%",
+        *["\u0663", "rs", "Rs.", "sgd.:", "usd ", "au$", "jan", "september", "Sept.", "nov "],
+        *["th", "k", "crore", "p", "\u0130NR", "\t"],
+    ]
+)
+
+
+@given(st.lists(_DIGIT_PIECES, max_size=30).map("".join))
+@settings(max_examples=2000, deadline=None)
+def test_digit_by_digit_steps_match_a_full_sub(text: str) -> None:
+    """_AMOUNT and _DATE tried only near digits replace exactly what ``sub`` replaces."""
+    from model import normalize as n
+
+    for pattern, near_digits in n._NEAR_DIGITS.items():
+        replacement = "<AMOUNT>" if pattern is n._AMOUNT else "<DATE>"
+        assert near_digits.sub(text) == pattern.sub(replacement, text)
+
+
+@given(st.text(max_size=60))
+@settings(max_examples=500, deadline=None)
+def test_ascii_shortcut_changes_no_output(text: str) -> None:
+    """ASCII text with entities (which may unescape to Unicode) takes the full path."""
+    for variant in (text, text.encode("ascii", "replace").decode() + " &nbsp;&eacute;&#1072;"):
+        assert normalize(variant) == _every_step(variant)

@@ -15,12 +15,14 @@ cached: after warm-up a message costs its normalisation plus a few dict lookups.
 
 from __future__ import annotations
 
+import math
 import threading
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -155,21 +157,43 @@ class _Block:
         normalize_rows(counts, norm="l2", copy=False)
         return counts
 
-    def features(self, document: str) -> tuple[list[int], FloatArray]:
+    def features(self, document: str) -> tuple[npt.NDArray[np.intp], FloatArray]:
+        """One message's columns (in the union) and l2-normalised TF-IDF values."""
         found: array[int] = array("q")
         self._add_columns(document, found)  # the same word cache as the batch path
-        counts = Counter(found)
-        if not counts:
-            return [], np.zeros(0)
-        columns = list(counts)
-        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        if len(found) > _SORT_COUNT_FROM:
+            columns, tf = _sorted_counts(np.frombuffer(found, dtype=np.int64))
+        elif found:
+            counts = Counter(found)
+            columns = np.fromiter(counts, dtype=np.intp, count=len(counts))
+            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        else:
+            return np.zeros(0, dtype=np.intp), np.zeros(0)
         if self.sublinear:
-            tf = 1.0 + np.log(tf)
+            np.log(tf, out=tf)
+            tf += 1.0
         values = tf * self.idf[columns]
         norm = float(np.sqrt(values @ values))
         if norm > 0:
             values /= norm
-        return [self.offset + c for c in columns], values
+        columns += self.offset
+        return columns, values
+
+
+# Above this many n-grams (a character block's usual message) counting by sorting in
+# numpy beats a Counter: 21 against 42 us a message; below it the Counter wins.
+_SORT_COUNT_FROM: Final = 64
+
+
+def _sorted_counts(found: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.intp], FloatArray]:
+    """The distinct values of ``found``, ascending, and how often each occurs."""
+    ordered = np.sort(found).astype(np.intp, copy=False)
+    first = np.empty(len(ordered), dtype=bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    counts = np.diff(starts, append=len(ordered)).astype(np.float64)
+    return ordered[first], counts
 
 
 @dataclass(frozen=True)
@@ -237,24 +261,23 @@ class FastScorer:
         self._relative = self._weights - self._weights.mean(axis=1, keepdims=True)
         self._intercept = np.asarray(linear.intercept_, dtype=np.float64)[order]
         self._beta = float(inner.calibrators[0].beta_)
+        self._intercept_list = [float(x) for x in self._intercept]
         names = union.transformer_list[0][1].get_feature_names_out()
         self._word_names = [str(n) for n in names]
 
     def score(self, text: str) -> Scored:
         document = normalize(text)
-        columns: list[int] = []
-        parts: list[FloatArray] = []
-        for block in self._blocks:
-            c, v = block.features(document)
-            columns.extend(c)
-            parts.append(v)
-        index = np.asarray(columns, dtype=np.intp)
-        values = np.concatenate(parts) if parts else np.zeros(0)
-        logits = values @ self._weights[index] + self._intercept
-        scaled = self._beta * logits
-        scaled -= scaled.max()
-        exp = np.exp(scaled)
-        return Scored(exp / exp.sum(), index, values)
+        blocks = [block.features(document) for block in self._blocks]
+        index = np.concatenate([columns for columns, _ in blocks])
+        values = np.concatenate([values for _, values in blocks])
+        logits = values @ self._weights[index]
+        # Three numbers: Python floats are cheaper than five more numpy calls.
+        beta = self._beta
+        scaled = [beta * (a + b) for a, b in zip(logits.tolist(), self._intercept_list, strict=True)]
+        top = max(scaled)
+        exp = [math.exp(x - top) for x in scaled]
+        total = sum(exp)
+        return Scored(np.array([x / total for x in exp]), index, values)
 
     def score_batch(self, texts: Sequence[str]) -> FloatArray:
         """Probabilities (rows: texts, columns: LABELS order) for many messages at once."""

@@ -469,9 +469,14 @@ def template_key(text: str) -> str:
     return _SPACE.sub(" ", key).strip()
 
 
+_PLACEHOLDER_NAME = re.compile(r"<([a-z]+)>")
+
+
 def display_token(feature: str) -> str:
     """'<url>' -> '<URL>' for people reading explanations."""
-    return re.sub(r"<([a-z]+)>", lambda m: f"<{m.group(1).upper()}>", feature)
+    if "<" not in feature:  # most features: every check explains eight of them
+        return feature
+    return _PLACEHOLDER_NAME.sub(lambda m: f"<{m.group(1).upper()}>", feature)
 
 
 __all__ = [

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
+from model.classifier import Contribution
 from serve.auth import SenderCaller
 from serve.consent.engine import decide
 from serve.consent.records import CheckRequest, Classification
@@ -20,7 +21,7 @@ from serve.model_runtime import LoadedModel
 from serve.observability import annotate
 from serve.problems import Problem
 from serve.routes import render
-from serve.schemas import CheckBatchIn, CheckBatchOut, CheckIn, CheckOut, FeatureOut
+from serve.schemas import CheckBatchIn, CheckBatchOut, CheckIn, CheckOut
 from serve.services import Services, ServicesDep
 from serve.store import repository
 from serve.store.errors import NotFound
@@ -42,7 +43,7 @@ def _request(body: CheckIn, services: Services, now: datetime) -> CheckRequest:
     )
 
 
-def _classify(model: LoadedModel, texts: Sequence[str]) -> list[tuple[Classification, list[FeatureOut]]]:
+def _classify(model: LoadedModel, texts: Sequence[str]) -> list[tuple[Classification, list[Contribution]]]:
     out = []
     # One feature pass gives both the label and the words that drove it.
     for result, contributions in model.classifier.classify_explained_batch(texts):
@@ -53,8 +54,8 @@ def _classify(model: LoadedModel, texts: Sequence[str]) -> list[tuple[Classifica
             tau_conf=model.classifier.tau_conf,
             model_version=model.version,
         )
-        explanation = [FeatureOut(feature=c.feature, weight=c.weight) for c in contributions]
-        out.append((classification, explanation))
+        # The model's own (feature, weight) records go to the store as they are.
+        out.append((classification, contributions))
     return out
 
 
@@ -65,7 +66,7 @@ def _out(stored: StoredDecision) -> CheckOut:
 async def _decide_all(
     services: Services,
     requests: list[CheckRequest],
-    classified: list[tuple[Classification, list[FeatureOut]]],
+    classified: list[tuple[Classification, list[Contribution]]],
     now: datetime,
 ) -> tuple[StoredDecision, ...]:
     policy = services.policy

@@ -112,8 +112,9 @@ def _batch(checks: list[CheckRequest], seen: list[ConsentSnapshot], index: int) 
 def _stored(session: Session) -> list[tuple[object, ...]]:
     with session.begin():
         decisions = session.execute(
-            select(DecisionRow.phone, DecisionRow.sender, DecisionRow.decision, DecisionRow.send_at)
-            .order_by(DecisionRow.created_at, DecisionRow.decision_id)
+            select(DecisionRow.phone, DecisionRow.sender, DecisionRow.decision, DecisionRow.send_at).order_by(
+                DecisionRow.created_at, DecisionRow.decision_id
+            )
         ).all()
         sends = session.scalar(select(func.count()).select_from(SendRow))
         confirmations = session.scalar(select(func.count()).select_from(OptOutConfirmationRow))

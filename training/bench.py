@@ -41,7 +41,17 @@ from training.sources import default_sources, seed_sources
 
 PARTS = tuple(os.environ.get("SENDGATE_BENCH_PARTS", "model,rules,http,train").split(","))
 OUTPUT = Path(os.environ.get("SENDGATE_BENCH_OUTPUT", str(REPO_ROOT / "docs" / "benchmarks.md")))
-LIBRARIES = ("scikit-learn", "numpy", "scipy", "fastapi", "uvicorn", "SQLAlchemy", "mlflow", "pydantic")
+LIBRARIES = (
+    "scikit-learn",
+    "numpy",
+    "scipy",
+    "fastapi",
+    "uvicorn",
+    "SQLAlchemy",
+    "mlflow",
+    "pydantic",
+    "orjson",
+)
 
 lines: list[str] = []
 

@@ -32,10 +32,7 @@ from serve.store.errors import (
     StaleDecision,
 )
 from serve.store.group_reads import GroupReads, Wanted
-from serve.store.inbound_messages import latest_opt_event
 from serve.store.schema import (
-    ConsentRevocationRow,
-    ConsentRow,
     DecisionRow,
     InboundMessageRow,
     OptOutConfirmationRow,
@@ -88,10 +85,17 @@ def record_decisions_batch(
     for item, prefix in zip(items, prefixes, strict=True):
         _check(item, prefix=prefix)
     decision_ids = _ordered_ids(len(items), created)
+    pairs = [Wanted(i.request.sender, i.request.to, max(i.request.send_at, created)) for i in items]
     with write_unit(session):
         lock_pairs(session, [(item.request.sender, item.request.to) for item in items])
+        # No snapshot is taken here, so no window of inbound messages is read: the links
+        # a decision names are looked up one by one (``_check_links``).
+        reads = GroupReads(session, pairs, window=timedelta(0), send_window=timedelta(0))
+        rows = _PendingRows()
         for item, prefix, decision_id in zip(items, prefixes, decision_ids, strict=True):
-            _insert(session, item, decision_id, created, prefix=prefix)
+            explained = codec.explanation_to_json(item.explanation)
+            _add_rows(session, reads, rows, item, decision_id, created, explained, prefix=prefix)
+        rows.insert(session)
     return decision_ids
 
 
@@ -255,15 +259,16 @@ def _add_rows(
     *,
     prefix: str,
 ) -> None:
-    """``_insert``'s checks and rows, against the group's reads instead of new queries."""
+    """Check what the decision names and queue its rows (and, for an allow, its send)."""
     decision, request = item.decision, item.request
     sender, phone = request.sender, request.to
-    _check_links_in_group(session, reads, decision, sender=sender, phone=phone, prefix=prefix)
+    load_sender(session, sender)  # remembered per transaction: free after the first
+    _check_links(session, reads, decision, sender=sender, phone=phone, prefix=prefix)
     sent_at = max(request.send_at, created)
     rows.decisions.append(_decision_values(item, decision_id, created, explained))
     if decision.decision != "allow":
         return
-    _guard_opt_out_in_group(reads, rows, decision, decision_id, sender, phone, sent_at)
+    _guard_opt_out(reads, rows, decision, decision_id, sender, phone, sent_at)
     rows.sends.append(
         {
             "decision_id": decision_id,
@@ -277,9 +282,11 @@ def _add_rows(
         reads.add_send(sender, phone, sent_at)
 
 
-def _check_links_in_group(
+def _check_links(
     session: Session, reads: GroupReads, decision: Decision, *, sender: str, phone: str, prefix: str
 ) -> None:
+    """The consent or inbound message a decision names must be this pair's, and an allow
+    must not rest on a consent revoked since the snapshot."""
     if decision.consent_id is not None:
         consent = reads.consent(sender, phone, decision.consent_id)
         if consent is None:
@@ -290,7 +297,7 @@ def _check_links_in_group(
         if decision.decision == "allow" and consent.revoked_at is not None:
             raise StaleDecision(f"consent {decision.consent_id} was revoked; decide again")
     if decision.inbound_id is not None and reads.inbound(sender, phone, decision.inbound_id) is None:
-        # Outside the windows the group read: look it up as _check_links does.
+        # Outside the windows the group read (or none was read): look it up.
         inbound = session.get(InboundMessageRow, decision.inbound_id)
         if inbound is None or (inbound.sender, inbound.phone) != (sender, phone):
             raise InvalidInput(
@@ -299,7 +306,7 @@ def _check_links_in_group(
             )
 
 
-def _guard_opt_out_in_group(
+def _guard_opt_out(
     reads: GroupReads,
     rows: _PendingRows,
     decision: Decision,
@@ -308,7 +315,7 @@ def _guard_opt_out_in_group(
     phone: str,
     sent_at: datetime,
 ) -> None:
-    """``_guard_opt_out`` on the group's reads (RULES.md 7.1)."""
+    """An allow for an opted-out pair may only be its single confirmation (RULES.md 7.1)."""
     event = reads.opt_event(sender, phone)
     relies = _relies_on_confirmation(decision)
     if event is None or event.kind != "opt_out":
@@ -390,84 +397,8 @@ def _check(item: DecisionInput, *, prefix: str) -> None:
         validation.aware(name("decision.not_before"), decision.not_before)
 
 
-def _insert(
-    session: Session, item: DecisionInput, decision_id: str, created: datetime, *, prefix: str
-) -> None:
-    decision, request = item.decision, item.request
-    sender, phone = request.sender, request.to
-    load_sender(session, sender)
-    _check_links(session, decision, sender=sender, phone=phone, prefix=prefix)
-    # A back-dated send goes out now: count it (caps, confirmation) when it happens.
-    sent_at = max(request.send_at, created)
-    explained = codec.explanation_to_json(item.explanation)
-    session.add(DecisionRow(**_decision_values(item, decision_id, created, explained)))
-    session.flush()
-    if decision.decision == "allow":
-        _guard_opt_out(session, decision, decision_id, request, sent_at)
-        session.add(
-            SendRow(
-                decision_id=decision_id,
-                sender=sender,
-                phone=phone,
-                treated_as=decision.treated_as,
-                send_at=sent_at,
-            )
-        )
-        session.flush()
-
-
-def _check_links(session: Session, decision: Decision, *, sender: str, phone: str, prefix: str) -> None:
-    """The consent or inbound message a decision names must be this pair's, and an allow
-    must not rest on a consent revoked since the snapshot."""
-    if decision.consent_id is not None:
-        consent = session.get(ConsentRow, decision.consent_id)
-        if consent is None or (consent.sender, consent.phone) != (sender, phone):
-            raise InvalidInput(
-                f"{prefix}decision.consent_id",
-                f"{decision.consent_id!r} is not a consent of this sender and number",
-            )
-        if decision.decision == "allow":
-            revoked = session.scalars(
-                select(ConsentRevocationRow.revocation_id).where(
-                    ConsentRevocationRow.consent_id == decision.consent_id
-                )
-            ).first()
-            if revoked is not None:
-                raise StaleDecision(f"consent {decision.consent_id} was revoked; decide again")
-    if decision.inbound_id is not None:
-        inbound = session.get(InboundMessageRow, decision.inbound_id)
-        if inbound is None or (inbound.sender, inbound.phone) != (sender, phone):
-            raise InvalidInput(
-                f"{prefix}decision.inbound_id",
-                f"{decision.inbound_id!r} is not an inbound message of this sender and number",
-            )
-
-
 def _relies_on_confirmation(decision: Decision) -> bool:
     return any(reason.code == OPT_OUT_CONFIRMATION for reason in decision.reasons)
-
-
-def _guard_opt_out(
-    session: Session, decision: Decision, decision_id: str, request: CheckRequest, sent_at: datetime
-) -> None:
-    """An allow for an opted-out pair may only be its single confirmation (RULES.md 7.1)."""
-    event = latest_opt_event(session, sender=request.sender, phone=request.to)
-    relies = _relies_on_confirmation(decision)
-    if event is None or event.kind != "opt_out":
-        if relies:
-            raise StaleDecision("the opt-out this confirmation answers is no longer in force")
-        return
-    if not relies:
-        raise StaleDecision("the recipient opted out after the snapshot; decide again")
-    if session.get(OptOutConfirmationRow, event.event_id) is not None:
-        raise ConfirmationAlreadyUsed("the single opt-out confirmation was already allowed")
-    session.add(
-        OptOutConfirmationRow(opt_out_event_id=event.event_id, decision_id=decision_id, sent_at=sent_at)
-    )
-    try:
-        session.flush()
-    except IntegrityError as error:  # the primary key makes "single" hold under any race
-        raise ConfirmationAlreadyUsed("the single opt-out confirmation was already allowed") from error
 
 
 def get_decision(*, session: Session, decision_id: str) -> StoredDecision:

@@ -33,6 +33,17 @@ class Problem(Exception):
         self.headers = headers
 
 
+def unknown_sender(exc: NotFound, field: str) -> Problem:
+    """422 for a request naming a sender the store does not know, naming the field."""
+    return Problem(
+        422,
+        "validation",
+        "Invalid request",
+        str(exc),
+        [{"field": field, "message": f"{exc}; register it with POST /v1/senders"}],
+    )
+
+
 def problem_response(problem: Problem) -> JSONResponse:
     body: dict[str, Any] = {
         "type": TYPE_BASE + problem.code,

@@ -19,7 +19,7 @@ from serve.consent.engine import decide
 from serve.consent.records import CheckRequest, Classification
 from serve.model_runtime import LoadedModel
 from serve.observability import annotate
-from serve.problems import Problem
+from serve.problems import unknown_sender
 from serve.routes import render
 from serve.schemas import CheckBatchIn, CheckBatchOut, CheckIn, CheckOut
 from serve.services import Services, ServicesDep
@@ -79,14 +79,7 @@ async def _decide_all(
         # Committed (with whatever other checks arrived meanwhile) before this returns.
         return await services.writer.record(batch)
     except NotFound as exc:
-        field = "sender" if exc.entity == "sender" else exc.entity
-        raise Problem(
-            422,
-            "validation",
-            "Invalid request",
-            str(exc),
-            [{"field": field, "message": f"{exc}; register it with POST /v1/senders"}],
-        ) from exc
+        raise unknown_sender(exc, exc.entity) from exc
 
 
 def _record_metrics(services: Services, stored: Sequence[StoredDecision], *, single: bool = False) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from serve.auth import AdminCaller
-from serve.problems import Problem
+from serve.problems import unknown_sender
 from serve.routes.render import consent_out, sender_out
 from serve.schemas import (
     ConsentIn,
@@ -28,16 +28,6 @@ from serve.store import repository
 from serve.store.errors import NotFound
 
 router = APIRouter(prefix="/v1", tags=["consents"])
-
-
-def _unknown_sender(exc: NotFound, field: str) -> Problem:
-    return Problem(
-        422,
-        "validation",
-        "Invalid request",
-        str(exc),
-        [{"field": field, "message": f"{exc}; register it with POST /v1/senders"}],
-    )
 
 
 @router.post("/consents", status_code=status.HTTP_201_CREATED, response_model=ConsentOut)
@@ -58,7 +48,7 @@ def add_consent(body: ConsentIn, services: ServicesDep, caller: AdminCaller) -> 
                 created_by=f"admin:{caller.key_id}",
             )
     except NotFound as exc:
-        raise _unknown_sender(exc, "sender") from exc
+        raise unknown_sender(exc, "sender") from exc
     return consent_out(record)
 
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from serve.auth import SenderCaller
 from serve.consent.inbound import help_reply, interpret_inbound, opt_out_confirmation
 from serve.consent.records import InboundAction, SenderProfile
-from serve.problems import Problem
+from serve.problems import unknown_sender
 from serve.schemas import InboundIn, InboundOut
 from serve.services import ServicesDep
 from serve.store import repository
@@ -55,13 +55,7 @@ def inbound(body: InboundIn, services: ServicesDep, caller: SenderCaller) -> Inb
                 interpretation=interpretation,
             )
     except NotFound as exc:
-        raise Problem(
-            422,
-            "validation",
-            "Invalid request",
-            str(exc),
-            [{"field": "to_sender", "message": f"{exc}; register it with POST /v1/senders"}],
-        ) from exc
+        raise unknown_sender(exc, "to_sender") from exc
     return InboundOut(
         inbound_id=record.inbound_id,
         action=record.action,

@@ -5,8 +5,9 @@ locks (decision_writer.py). Reading each (sender, phone)'s records with its own 
 five queries cost more CPU than the rules themselves; here every pair of a sender in the
 group is read at once, and what the group itself writes as it goes (promotional sends,
 an opt-out confirmation) is laid over those reads in memory. Each check therefore sees
-exactly what ``snapshots.build_snapshot`` would show it after the checks before it were
-stored (tests/store/test_group_reads.py compares the two).
+exactly what a snapshot read after the checks before it were stored would show
+(tests/store/test_group_reads.py compares the two). ``snapshots.snapshot`` is the same
+reads for a group of one.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from sqlalchemy import BindParameter, bindparam, select
 from sqlalchemy.orm import Session
 
 from serve.consent.records import ConsentRecord, ConsentSnapshot, InboundRecord, OptOutState
-from serve.store import snapshots
+from serve.store import validation
 from serve.store.consents import consent_record
+from serve.store.errors import InvalidInput
 from serve.store.inbound_messages import inbound_record
 from serve.store.schema import (
     ConsentRevocationRow,
@@ -67,7 +69,7 @@ _SENDS: Final = select(SendRow.phone, SendRow.send_at).where(
 _OPT_EVENTS: Final = (
     select(OptOutEventRow)
     .where(OptOutEventRow.sender == bindparam("sender"), OptOutEventRow.phone.in_(_PHONES))
-    # The first row of each phone is inbound_messages.latest_opt_event's answer.
+    # The first row of each phone is its latest event: the one in force.
     .order_by(OptOutEventRow.at.desc(), OptOutEventRow.created_at.desc(), OptOutEventRow.event_id.desc())
 )
 _CONFIRMATIONS: Final = select(OptOutConfirmationRow).where(
@@ -123,7 +125,7 @@ class GroupReads:
         self._loaded: set[str] = set()
 
     def snapshot(self, sender: str, phone: str, at: datetime) -> ConsentSnapshot:
-        snapshots.check_window(at=at, window=self._window, send_window=self._send_window)
+        check_window(at=at, window=self._window, send_window=self._send_window)
         profile = load_sender(self._session, sender)
         pair = self._pair(sender, phone)
         since, send_since = at - self._window, at - self._send_window
@@ -213,6 +215,14 @@ class GroupReads:
         if opted_out:
             for confirmation in session.scalars(_CONFIRMATIONS, {"events": list(opted_out)}):
                 opted_out[confirmation.opt_out_event_id].confirmation_sent_at = confirmation.sent_at
+
+
+def check_window(*, at: datetime, window: timedelta, send_window: timedelta) -> None:
+    validation.aware("at", at)
+    if window < timedelta(0):
+        raise InvalidInput("window", "must not be negative")
+    if send_window < timedelta(0):
+        raise InvalidInput("send_window", "must not be negative")
 
 
 def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:

@@ -8,12 +8,12 @@ durably).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Final, cast, get_args
+from typing import cast, get_args
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from serve.consent.records import InboundAction, InboundRecord, OptOutState
+from serve.consent.records import InboundAction, InboundRecord
 from serve.store import ids, validation
 from serve.store.consents import unrevoked_consents
 from serve.store.errors import InvalidInput
@@ -21,7 +21,6 @@ from serve.store.schema import (
     ConsentRevocationRow,
     ConsentRow,
     InboundMessageRow,
-    OptOutConfirmationRow,
     OptOutEventRow,
 )
 from serve.store.senders import load_sender
@@ -182,37 +181,6 @@ def _opt_in(session: Session, message: InboundMessageRow, created: datetime) -> 
             )
         )
     session.flush()
-
-
-# Built once (every check reads it); see snapshots.py.
-_LATEST_OPT_EVENT: Final = (
-    select(OptOutEventRow)
-    .where(OptOutEventRow.sender == bindparam("sender"), OptOutEventRow.phone == bindparam("phone"))
-    .order_by(
-        OptOutEventRow.at.desc(),
-        OptOutEventRow.created_at.desc(),
-        OptOutEventRow.event_id.desc(),
-    )
-    .limit(1)
-)
-
-
-def latest_opt_event(session: Session, *, sender: str, phone: str) -> OptOutEventRow | None:
-    """Inside an open unit of work: the latest opt-out or opt-in of (sender, phone)."""
-    return session.scalars(_LATEST_OPT_EVENT, {"sender": sender, "phone": phone}).first()
-
-
-def opt_out_in_force(session: Session, *, sender: str, phone: str) -> OptOutState | None:
-    """Inside an open unit of work: the opt-out in force, with its confirmation if used."""
-    event = latest_opt_event(session, sender=sender, phone=phone)
-    if event is None or event.kind != "opt_out":
-        return None
-    confirmation = session.get(OptOutConfirmationRow, event.event_id)
-    return OptOutState(
-        opted_out_at=event.at,
-        inbound_id=event.inbound_id,
-        confirmation_sent_at=None if confirmation is None else confirmation.sent_at,
-    )
 
 
 def inbound_record(row: InboundMessageRow) -> InboundRecord:

@@ -3,7 +3,7 @@
 The group path reads every pair once and lays its own sends and confirmations over those
 reads (serve/store/group_reads.py). Here random histories are decided twice, from two
 copies of one SQLite file: once as one group, once check by check, each of those after
-a snapshot taken with the per-pair queries (snapshots.build_snapshot). All three views
+a read-only snapshot of the committed records (``repository.snapshot``). All three views
 must agree at every check, and the stored rows must match.
 """
 

@@ -45,6 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         summary="Decides whether a business may send a text message.",
         lifespan=lifespan,
+        # Metrics go to Prometheus and logs are JSON lines; FastAPI's OpenTelemetry
+        # hooks would otherwise look up the global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.api_keys = parse_keys(settings.api_keys)
@@ -60,9 +63,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added last, so it is outermost: every response, errors included, carries the id.
     app.add_middleware(RequestContext, metrics=metrics)
     problems.install(app)
+    # Routes are matched in order: the send path first, so a check is not first compared
+    # against every other route.
+    app.include_router(check.router)
     app.include_router(ops.router)
     app.include_router(classify.router)
-    app.include_router(check.router)
     review_page.install(app)
     app.include_router(consents.router)
     app.include_router(inbound.router)

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from model.settings import Settings
 from serve.app import create_app
 from serve.observability import RequestIds
-from tests.serve.conftest import ADMIN, SENDER
+from tests.serve.conftest import ADMIN, REVIEWER, SENDER
 
 
 @pytest.fixture
@@ -63,6 +63,86 @@ def test_invalid_phone_is_422_naming_to(client: TestClient) -> None:
     response = client.post("/v1/check", headers=SENDER, json={"text": OTP, "to": "+1555"})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "to"
+
+
+# /v1/check reads its key and body by direct calls (serve.bodies), /v1/check/batch through
+# FastAPI: the same bad input must get the same problem from both.
+BAD_BODIES = [
+    pytest.param(b'{"text": "hi", "to": ', "application/json", "body", "json_invalid", id="malformed-json"),
+    pytest.param(b"", "application/json", "body", "missing", id="empty-body"),
+    pytest.param(b'{"text": "hi", "to": "+14155550123"}', "text/plain", "body", None, id="not-json-type"),
+    pytest.param(b'["hi"]', "application/json", "body", "model_type", id="not-an-object"),
+    pytest.param(b'{"text": "hi"}', "application/json", "to", "missing", id="missing-to"),
+    pytest.param(
+        b'{"text": "  ", "to": "+14155550123"}', "application/json", "text", "value_error", id="blank"
+    ),
+    pytest.param(
+        b'{"text": "hi", "to": "+14155550123", "x": 1}', "application/json", "x", "extra_forbidden", id="x"
+    ),
+    pytest.param(
+        b'{"text": 5, "to": "+14155550123"}', "application/json", "text", "string_type", id="text-int"
+    ),
+    pytest.param(
+        b'{"text": "hi", "to": "+14155550123", "declared_type": "spam"}',
+        "application/json",
+        "declared_type",
+        "literal_error",
+        id="bad-kind",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "content_type", "field", "kind"), BAD_BODIES)
+def test_bad_bodies_are_422_problems_naming_the_field(
+    client: TestClient, raw: bytes, content_type: str, field: str, kind: str | None
+) -> None:
+    response = client.post("/v1/check", headers={**SENDER, "Content-Type": content_type}, content=raw)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == 422 and problem["type"].endswith("/validation")
+    assert problem["errors"][0]["field"] == field
+    if kind is not None:
+        assert problem["errors"][0]["type"] == kind
+    services = client.app.state.services  # type: ignore[attr-defined]
+    with services.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM decisions")).scalar_one() == 0
+
+
+@pytest.mark.parametrize(
+    "item", [{"text": "hi"}, {"text": "  ", "to": "+14155550123"}, {"text": "hi", "to": "+1555"}]
+)
+def test_single_and_batch_routes_name_the_same_field(client: TestClient, item: dict[str, object]) -> None:
+    single = client.post("/v1/check", headers=SENDER, json=item)
+    batch = client.post("/v1/check/batch", headers=SENDER, json={"messages": [item]})
+    assert single.status_code == batch.status_code == 422
+    one, many = single.json()["errors"][0], batch.json()["errors"][0]
+    assert "messages.0." + one["field"] == many["field"]
+    assert (one["type"], one["message"]) == (many["type"], many["message"])
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        ({"Authorization": "Bearer not-a-key"}, 401),
+        ({"Authorization": "Basic x"}, 401),
+        (REVIEWER, 403),
+    ],
+)
+def test_check_needs_a_sender_key_before_reading_the_body(
+    client: TestClient, headers: dict[str, str], status: int
+) -> None:
+    """No key, an unknown key or a reviewer's key: refused, whatever the body holds."""
+    for body in ({"text": OTP, "to": "+14155550123"}, {"text": ""}):
+        response = client.post("/v1/check", headers=headers, json=body)
+        assert response.status_code == status
+        assert response.headers["content-type"] == "application/problem+json"
+        if status == 401:
+            assert response.headers["www-authenticate"] == "Bearer"
+    assert (
+        client.post("/v1/check", headers=ADMIN, json={"text": OTP, "to": "+14155550123"}).status_code == 200
+    )
 
 
 def test_naive_send_at_is_422(client: TestClient) -> None:

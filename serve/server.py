@@ -44,6 +44,7 @@ def run(settings: Settings, workers: int = 1, *, worker_healthcheck_timeout: int
         timeout_worker_healthcheck=worker_healthcheck_timeout,
         log_level="info",
         access_log=False,  # the app writes its own JSON access line with the request id
+        server_header=False,  # no "server: uvicorn" on every answer: nobody's business
     )
     if workers == 1:
         uvicorn.Server(config).run()

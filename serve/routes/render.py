@@ -7,9 +7,6 @@ from serve.schemas import (
     CheckOut,
     ConsentOut,
     DecisionOut,
-    FeatureOut,
-    Probabilities,
-    ReasonOut,
     RequestOut,
     ReviewOut,
     SenderOut,
@@ -20,20 +17,24 @@ from serve.store.views import ReviewRecord, StoredDecision
 def check_out(stored: StoredDecision) -> CheckOut:
     """What /v1/check answers for a stored decision."""
     d, c = stored.decision, stored.classification
-    return CheckOut(
-        decision=d.decision,
-        decision_id=stored.decision_id,
-        message_type=d.message_type,
-        probabilities=Probabilities(**{k: float(v) for k, v in c.probabilities.items()}),
-        treated_as=d.treated_as,
-        reasons=[ReasonOut(code=r.code, message=r.message, source=r.source) for r in d.reasons],
-        consent_id=d.consent_id,
-        inbound_id=d.inbound_id,
-        not_before=d.not_before,
-        model_version=c.model_version,
-        policy_version=d.policy_version,
-        jurisdiction=d.jurisdiction.policy_key,
-        explanation=[FeatureOut(feature=f.feature, weight=f.weight) for f in stored.explanation or ()],
+    # One validation call over plain dicts: a dozen nested model constructors cost a
+    # check more than the rest of its answer.
+    return CheckOut.model_validate(
+        {
+            "decision": d.decision,
+            "decision_id": stored.decision_id,
+            "message_type": d.message_type,
+            "probabilities": {k: float(v) for k, v in c.probabilities.items()},
+            "treated_as": d.treated_as,
+            "reasons": [{"code": r.code, "message": r.message, "source": r.source} for r in d.reasons],
+            "consent_id": d.consent_id,
+            "inbound_id": d.inbound_id,
+            "not_before": d.not_before,
+            "model_version": c.model_version,
+            "policy_version": d.policy_version,
+            "jurisdiction": d.jurisdiction.policy_key,
+            "explanation": [{"feature": f.feature, "weight": f.weight} for f in stored.explanation or ()],
+        }
     )
 
 

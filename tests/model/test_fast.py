@@ -131,3 +131,85 @@ def test_ascii_words_get_the_analysers_char_ngrams(seed_classifier: MessageClass
     vocabulary = block.vocabulary
     expected = Counter(vocabulary[g] for g in block.analyze_word(word) if g in vocabulary)
     assert Counter(block._word_part(word)[1]) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",  # no n-gram at all
+        " \t\n ",
+        "!!! ???",  # no word token: only the char block has columns
+        "qzxv",  # a word the word block does not know
+        "Привет café 你好 ﬁnal résumé",  # non-ASCII words: the analyser, not slicing
+        "sale sale sale SALE",  # repeated n-grams: term counts above one
+    ],
+)
+def test_edge_messages_match_sklearn(seed_classifier: MessageClassifier, text: str) -> None:
+    """Messages where a block is empty, words repeat or are not ASCII score as sklearn does,
+    and twice in a row (the second time every word comes from the word cache)."""
+    scorer = FastScorer(seed_classifier.pipeline)
+    expected = _sklearn_proba(seed_classifier, [text])[0]
+    for _ in range(2):
+        scored = scorer.score(text)
+        assert np.abs(scored.probabilities - expected).max() < 1e-5
+        assert (scored.columns < scorer.word_features).all()
+        assert len(scored.columns) == len(scored.values)
+
+
+def test_single_path_word_features_equal_the_vectorisers(seed_classifier: MessageClassifier) -> None:
+    """Scored holds the word block's row of the fitted union: same columns, same values."""
+    texts = pd.concat(pd.read_csv(s.path)["text"] for s in seed_sources()).sample(50, random_state=4).tolist()
+    texts += ["", "!!! ???", "Привет café"]
+    scorer = FastScorer(seed_classifier.pipeline)
+    normalized = seed_classifier.pipeline.named_steps["normalize"].transform(texts)
+    rows = seed_classifier.pipeline.named_steps["features"].transform(normalized).tocsr()
+    for row, text in enumerate(texts):
+        expected = rows[row, : scorer.word_features]
+        expected.sort_indices()
+        scored = scorer.score(text)
+        assert scored.columns.tolist() == expected.indices.tolist()
+        assert np.abs(scored.values - expected.data).max(initial=0) < 1e-6
+
+
+def test_explanations_equal_sklearns_including_ties(seed_classifier: MessageClassifier) -> None:
+    """The same words in the same order as the scikit-learn path, for every word with a
+    positive push: equal weights keep column order on both paths (a stable sort)."""
+    seed = pd.concat(pd.read_csv(s.path)["text"] for s in seed_sources())
+    texts = seed.sample(150, random_state=7).tolist()
+    reference = MessageClassifier(seed_classifier.pipeline, tau_promo=0.35, tau_conf=0.6)
+    reference._fast = None
+    for text in texts:
+        result, contributions = seed_classifier.classify_explained(text, n=1000)
+        expected = reference.explain(text, n=1000, label=result.message_type)
+        assert [c.feature for c in contributions] == [c.feature for c in expected]
+        assert [c.weight for c in contributions] == pytest.approx([c.weight for c in expected], abs=2e-4)
+
+
+@pytest.mark.parametrize("word_ngram_max", [1, 3])
+def test_other_word_ngram_ranges_match_sklearn(word_ngram_max: int) -> None:
+    """Unigram-only and trigram word blocks take their own branches of the single path."""
+    from model.classifier import Hyperparameters
+    from model.settings import Settings
+    from training.fitting import fit
+    from training.prepare import prepare
+
+    data = prepare(seed_sources(), seed=Settings().random_seed)
+    pipeline = fit(data.frame, Hyperparameters(word_ngram_max=word_ngram_max, char_ngram_max=4), seed=13)
+    classifier = MessageClassifier(pipeline, tau_promo=0.35, tau_conf=0.6)
+    texts = [*data.frame["text"].sample(200, random_state=3), "", "!!!", "café au lait"]
+    scorer = FastScorer(pipeline)
+    fast = np.array([scorer.score(t).probabilities for t in texts])
+    assert np.abs(fast - _sklearn_proba(classifier, texts)).max() < 1e-5
+    assert np.abs(scorer.score_batch(texts) - _sklearn_proba(classifier, texts)).max() < 1e-5
+
+
+def test_a_char_block_first_is_refused(seed_classifier: MessageClassifier) -> None:
+    """Explanations read the first block as the word block, so another order is refused
+    (and MessageClassifier then takes scikit-learn's path)."""
+    import copy
+
+    pipeline = copy.deepcopy(seed_classifier.pipeline)
+    union = pipeline.named_steps["features"]
+    union.transformer_list = union.transformer_list[::-1]
+    with pytest.raises(ValueError, match="word block first"):
+        FastScorer(pipeline)

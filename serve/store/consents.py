@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Final, cast, get_args
+from typing import Any, Final, cast, get_args
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from serve.consent.records import ConsentKind, ConsentMethod, ConsentRecord
@@ -167,7 +167,10 @@ def _revocation_of(session: Session, consent_id: str) -> ConsentRevocationRow | 
     ).first()
 
 
-def consent_record(row: ConsentRow, revocation: ConsentRevocationRow | None) -> ConsentRecord:
+def consent_record(
+    row: ConsentRow | Row[*tuple[Any, ...]], revocation: ConsentRevocationRow | Row[*tuple[Any, ...]] | None
+) -> ConsentRecord:
+    """From ORM objects, or from a Core row of the consent's columns plus revoked_at/by."""
     return ConsentRecord(
         consent_id=row.consent_id,
         sender=row.sender,

@@ -8,9 +8,9 @@ durably).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast, get_args
+from typing import Any, cast, get_args
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from serve.consent.records import InboundAction, InboundRecord
@@ -183,7 +183,7 @@ def _opt_in(session: Session, message: InboundMessageRow, created: datetime) -> 
     session.flush()
 
 
-def inbound_record(row: InboundMessageRow) -> InboundRecord:
+def inbound_record(row: InboundMessageRow | Row[*tuple[Any, ...]]) -> InboundRecord:
     return InboundRecord(
         inbound_id=row.inbound_id,
         sender=row.sender,

@@ -148,6 +148,23 @@ def test_revoked_consent_is_listed_with_revocation(session: Session) -> None:
     assert (revoked.revoked_at, revoked.revoked_by) == (T0, "admin:k1")
 
 
+def test_snapshot_reads_consents_as_the_listing_does(session: Session) -> None:
+    """The engine's reads (Core rows, group_reads.py) give the records the ORM listing gives."""
+    live = add_consent(session, kind="express", method="keyword", evidence=None, scope="orders")
+    ended = add_consent(session, captured_at=T0 - timedelta(days=40), expires_at=T0 + timedelta(days=300))
+    repository.revoke_consent(
+        session=session, consent_id=ended.consent_id, reason="asked", revoked_by="admin:k1", at=T0
+    )
+    listed = repository.list_consents(session=session, phone=PHONE, sender=SENDER)
+    snap = repository.snapshot(
+        session=session, sender=SENDER, phone=PHONE, at=T0 + timedelta(hours=1), window=timedelta(days=1)
+    )
+    assert snap.consents == listed
+    assert [c.consent_id for c in snap.consents] == [live.consent_id, ended.consent_id]
+    assert all(c.captured_at.tzinfo is not None for c in snap.consents)
+    assert (snap.consents[1].revoked_at, snap.consents[1].revoked_by) == (T0, "admin:k1")
+
+
 def test_revoking_adds_a_row_and_leaves_the_consent_row_unchanged(session: Session) -> None:
     """A revocation is a new row; the consent row keeps every original value."""
     consent = add_consent(session)

@@ -1,8 +1,9 @@
 """`make bench-http`: our /v1/check against MLflow's model server, same model, same run.
 
-Starts both servers on 127.0.0.1, drives each with a bounded async load generator
-(httpx, a fixed number of seconds per level), prints requests/s and p50/p99 latency at
-concurrency 1, 16 and 64, and the ratios ours / MLflow. Our side does strictly more work
+Starts both servers on 127.0.0.1 and drives them with wrk (or, without it, a Python
+load generator) for a fixed number of seconds per level, level by level, ours then
+MLflow at each level; prints requests/s and p50/p99 latency at concurrency 1, 16 and 64
+and for 100-message requests, and the ratios ours / MLflow. Our side does strictly more work
 per request: classification, explanation, the consent rules and a durable audit write.
 
 The load generator runs on the same 2 cores as the servers, so absolute figures are
@@ -247,6 +248,10 @@ def drive(
     return asyncio.run(_drive(url, payloads, concurrency, seconds, headers))
 
 
+def _per_message(result: Result) -> str:
+    return f"  = {100 * result.requests / result.seconds:,.0f} msgs/s"
+
+
 def _texts() -> list[str]:
     """Authored seed messages: realistic, and ours to send through any server."""
     frames = [pd.read_csv(s.path)["text"] for s in seed_sources()]
@@ -348,18 +353,26 @@ def run(seconds: float = SECONDS_PER_LEVEL, out: list[str] | None = None) -> dic
         # Unmeasured: imports, first allocations, our word cache; both servers get it.
         drive(url, payloads, 8, max(3.0, seconds / 2), headers)
 
-    def drive_all(
-        label: str, url: str, single: Sequence[Any], batch: Sequence[Any], headers: dict[str, str]
-    ) -> dict[str, Any]:
-        result: dict[str, Any] = {}
+    def drive_pairs(
+        ours_url: str, theirs_url: str, headers: dict[str, str]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Each load level on ours, then at once on MLflow: both servers stay up, and a
+        pair is measured seconds apart, so a machine that speeds up or slows down during
+        the run (back-to-back runs here vary by 15%) weighs on both sides of a ratio."""
+        ours_results: dict[str, Any] = {}
+        theirs_results: dict[str, Any] = {}
         for level in LEVELS:
-            r = drive(url, single, level, seconds, headers)
-            say(r.line(f"{label}, 1 message, c={level}"))
-            result[f"c{level}"] = r
-        r = drive(url + ("/batch" if label.startswith("ours") else ""), batch, 4, seconds, headers)
-        say(r.line(f"{label}, 100 messages, c=4") + f"  = {100 * r.requests / r.seconds:,.0f} msgs/s")
-        result["batch100"] = r
-        return result
+            r = drive(ours_url, singles, level, seconds, headers)
+            say(r.line(f"ours   /v1/check, 1 message, c={level}"))
+            t = drive(theirs_url, mlflow_singles, level, seconds, {})
+            say(t.line(f"mlflow /invocations, 1 message, c={level}"))
+            ours_results[f"c{level}"], theirs_results[f"c{level}"] = r, t
+        r = drive(ours_url + "/batch", batches, 4, seconds, headers)
+        say(r.line("ours   /v1/check, 100 messages, c=4") + _per_message(r))
+        t = drive(theirs_url, mlflow_batches, 4, seconds, {})
+        say(t.line("mlflow /invocations, 100 messages, c=4") + _per_message(t))
+        ours_results["batch100"], theirs_results["batch100"] = r, t
+        return ours_results, theirs_results
 
     ours_port, mlflow_port = _free_port(), _free_port()
     ours = _start_ours(env, 1, ours_port, None)
@@ -371,13 +384,8 @@ def run(seconds: float = SECONDS_PER_LEVEL, out: list[str] | None = None) -> dic
         say("mlflow: mlflow models serve --env-manager local -w 1 (its default), same registered model")
         warm(f"http://127.0.0.1:{ours_port}/v1/check", singles, auth)
         warm(f"http://127.0.0.1:{mlflow_port}/invocations", mlflow_singles, {})
-        a = drive_all("ours   /v1/check", f"http://127.0.0.1:{ours_port}/v1/check", singles, batches, auth)
-        b = drive_all(
-            "mlflow /invocations",
-            f"http://127.0.0.1:{mlflow_port}/invocations",
-            mlflow_singles,
-            mlflow_batches,
-            {},
+        a, b = drive_pairs(
+            f"http://127.0.0.1:{ours_port}/v1/check", f"http://127.0.0.1:{mlflow_port}/invocations", auth
         )
     finally:
         _stop(ours, theirs)

@@ -206,13 +206,15 @@ class _PendingRows:
     confirmations: list[dict[str, object]] = field(default_factory=list)
 
     def insert(self, session: Session) -> None:
+        # Core executemany on the session's connection: nothing of the ORM is needed here.
+        connection = session.connection()
         if self.decisions:
-            session.execute(insert(cast(Table, DecisionRow.__table__)), self.decisions)
+            connection.execute(insert(cast(Table, DecisionRow.__table__)), self.decisions)
         if self.sends:
-            session.execute(insert(cast(Table, SendRow.__table__)), self.sends)
+            connection.execute(insert(cast(Table, SendRow.__table__)), self.sends)
         if self.confirmations:
             try:
-                session.execute(insert(cast(Table, OptOutConfirmationRow.__table__)), self.confirmations)
+                connection.execute(insert(cast(Table, OptOutConfirmationRow.__table__)), self.confirmations)
             except IntegrityError as error:  # the primary key makes "single" hold under any race
                 raise ConfirmationAlreadyUsed(
                     "the single opt-out confirmation was already allowed"

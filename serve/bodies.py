@@ -14,9 +14,10 @@ from email.message import Message
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -50,3 +51,20 @@ async def parse_json(request: Request, model: type[M]) -> M:
             {**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)
         ]
         raise RequestValidationError(errors) from None
+
+
+def document(app: FastAPI, *models: type[BaseModel]) -> None:
+    """Put ``models`` in the app's OpenAPI components, where routes that read their own
+    body refer to them (no route declares them as a parameter, so FastAPI would not)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()  # cached on the app; completed in place, once
+            _, definitions = models_json_schema(
+                [(model, "validation") for model in models], ref_template="#/components/schemas/{model}"
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(definitions.get("$defs", {}))
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]

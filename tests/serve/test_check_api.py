@@ -65,8 +65,9 @@ def test_invalid_phone_is_422_naming_to(client: TestClient) -> None:
     assert response.json()["errors"][0]["field"] == "to"
 
 
-# /v1/check reads its key and body by direct calls (serve.bodies), /v1/check/batch through
-# FastAPI: the same bad input must get the same problem from both.
+# The check routes read their key and body by direct calls (serve.bodies), not through
+# FastAPI: bad input must get the problem FastAPI's handling would give (the same error
+# types), and the single and batch routes must name the same field.
 BAD_BODIES = [
     pytest.param(b'{"text": "hi", "to": ', "application/json", "body", "json_invalid", id="malformed-json"),
     pytest.param(b"", "application/json", "body", "missing", id="empty-body"),
@@ -119,6 +120,24 @@ def test_single_and_batch_routes_name_the_same_field(client: TestClient, item: d
     one, many = single.json()["errors"][0], batch.json()["errors"][0]
     assert "messages.0." + one["field"] == many["field"]
     assert (one["type"], one["message"]) == (many["type"], many["message"])
+
+
+@pytest.mark.parametrize(
+    ("check_body", "classify_body"),
+    [
+        ({"text": "hi", "to": "+14155550123", "x": 1}, {"texts": ["hi"], "x": 1}),
+        ({"text": 5, "to": "+14155550123"}, {"texts": [5]}),
+        ({"to": "+14155550123"}, {}),
+    ],
+)
+def test_check_errors_read_like_fastapis(
+    client: TestClient, check_body: dict[str, object], classify_body: dict[str, object]
+) -> None:
+    """/v1/classify's body goes through FastAPI: the same mistake reads the same on /v1/check."""
+    ours = client.post("/v1/check", headers=SENDER, json=check_body).json()["errors"][0]
+    theirs = client.post("/v1/classify", headers=SENDER, json=classify_body).json()["errors"][0]
+    assert (ours["type"], ours["message"]) == (theirs["type"], theirs["message"])
+    assert ours["field"].split(".")[0] in {"x", "text", "to"}
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,10 @@
 FastAPI's own body handling parses the JSON with the standard library, validates the
 result field by field in Python mode and resolves the route's dependencies, which
 together cost a single check more than its consent rules. ``parse_json`` hands the raw
-bytes to pydantic-core's JSON validator in one call and reports what is wrong exactly as
-a FastAPI route would: a ``RequestValidationError`` whose locations start with "body",
-so the problem+json handler names the same fields.
+bytes to pydantic-core's JSON validator in one call and reports what is wrong as a
+FastAPI route would: a ``RequestValidationError`` whose locations start with "body", so
+the problem+json handler names the same fields with the same error types. One
+difference: a malformed document is named "body", not by a character position.
 """
 
 from __future__ import annotations

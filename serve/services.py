@@ -41,7 +41,12 @@ class Services:
 
         queue = database.WriterQueue(self.settings.database)
         self.writer = DecisionWriter(
-            self.session, self.policy.conversation_window, observe=observe, turn=queue.turn
+            self.session,
+            self.policy.conversation_window,
+            observe=observe,
+            turn=queue.turn,
+            # SQLite: write on the event loop while the lock is free (decision_writer.py).
+            try_turn=queue.try_turn if queue.sqlite else None,
         )
 
     @classmethod

@@ -100,7 +100,8 @@ class WriterQueue:
 
     def __init__(self, url: str | URL) -> None:
         parsed = make_url(url)
-        database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+        self.sqlite = parsed.get_backend_name() == "sqlite"
+        database = parsed.database if self.sqlite else None
         self.path = Path(f"{database}.writer-lock") if database and database != ":memory:" else None
         self._handle: IO[str] | None = None
         self._pid = -1
@@ -114,6 +115,23 @@ class WriterQueue:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextmanager
+    def try_turn(self) -> Iterator[bool]:
+        """The turn if it is free now (True), else False at once: never waits."""
+        if self.path is None:
+            yield True
+            return
+        handle = self._open()
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -18,7 +20,7 @@ from serve.consent.policy import Policy, load_policy
 from serve.consent.records import CheckRequest
 from serve.decision_writer import DecisionWriter
 from serve.store import repository
-from serve.store.database import WriterQueue, session_factory
+from serve.store.database import WriterQueue, make_engine, session_factory
 from serve.store.errors import NotFound
 from serve.store.schema import DecisionRow, SendRow
 from serve.store.views import StoredDecision
@@ -162,3 +164,90 @@ def test_sqlite_writers_of_all_processes_queue_on_one_lock_file(tmp_path: Path) 
 def test_postgresql_needs_no_lock_file() -> None:
     assert WriterQueue("postgresql+psycopg://postgres@127.0.0.1/x").path is None
     assert WriterQueue("sqlite://").path is None
+
+
+@pytest.fixture
+def sqlite_file(tmp_path: Path, sqlite_template: Path) -> str:
+    path = tmp_path / "store.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def loop_writer(sqlite_file: str) -> Iterator[tuple[DecisionWriter, Engine]]:
+    """A SQLite writer that writes on the event loop whenever the lock is free."""
+    engine = make_engine(sqlite_file)
+    with session_factory(engine)() as session:
+        add_senders(session)
+    queue = WriterQueue(sqlite_file)
+    writer = DecisionWriter(
+        session_factory(engine), POLICY.conversation_window, turn=queue.turn, try_turn=queue.try_turn
+    )
+    yield writer, engine
+    writer.stop()
+    engine.dispose()
+
+
+def test_sqlite_checks_of_one_loop_turn_are_one_group_written_on_the_loop(
+    loop_writer: tuple[DecisionWriter, Engine],
+) -> None:
+    writer, engine = loop_writer
+
+    async def main() -> list[tuple[StoredDecision, ...]]:
+        return await asyncio.gather(
+            *(writer.record(_batch(_promotion(f"+1415555{100 + i:04d}"))) for i in range(12))
+        )
+
+    results = asyncio.run(main())
+    assert len({r[0].decision_id for r in results}) == 12
+    assert (writer.groups, writer.groups_on_loop) == (1, 1)
+    assert _count(engine, DecisionRow) == 12
+
+
+def test_on_the_loop_a_bad_check_fails_alone(loop_writer: tuple[DecisionWriter, Engine]) -> None:
+    writer, engine = loop_writer
+
+    async def main() -> list[tuple[StoredDecision, ...] | BaseException]:
+        checks = [_promotion("+14155550100"), _promotion(sender="nobody"), _promotion("+14155550101")]
+        return await asyncio.gather(*(writer.record(_batch(c)) for c in checks), return_exceptions=True)
+
+    good, bad, also_good = asyncio.run(main())
+    assert isinstance(bad, NotFound)
+    assert not isinstance(good, BaseException) and not isinstance(also_good, BaseException)
+    assert _count(engine, DecisionRow) == 2
+
+
+def test_a_busy_lock_sends_the_group_to_the_thread_and_the_loop_runs_on(
+    loop_writer: tuple[DecisionWriter, Engine], sqlite_file: str
+) -> None:
+    """Another worker holds the writer lock: the loop must not wait for it."""
+    writer, engine = loop_writer
+    other_worker = WriterQueue(sqlite_file)  # its own descriptor: excluded like a process
+
+    async def main() -> tuple[tuple[StoredDecision, ...], int]:
+        ticks = 0
+        with other_worker.turn():
+            pending = asyncio.ensure_future(writer.record(_batch(_promotion())))
+            for _ in range(20):  # the loop keeps turning while the write waits
+                await asyncio.sleep(0.01)
+                ticks += 1
+            assert not pending.done()  # nothing is answered before its commit
+        return await asyncio.wait_for(pending, timeout=30), ticks
+
+    result, ticks = asyncio.run(main())
+    assert ticks == 20 and len(result) == 1
+    assert (writer.groups, writer.groups_on_loop) == (1, 0)
+    assert _count(engine, DecisionRow) == 1
+
+
+def test_try_turn_never_waits(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    first, second = WriterQueue(url), WriterQueue(url)
+    with first.try_turn() as mine:
+        assert mine
+        with second.try_turn() as theirs:
+            assert not theirs
+    with second.try_turn() as theirs:
+        assert theirs
+    with WriterQueue("sqlite://").try_turn() as alone:  # in memory: one process only
+        assert alone

@@ -13,10 +13,11 @@ each request in it is written again on its own, so one bad request never fails t
 others and each gets its own error.
 
 On SQLite the group can instead be written on the event loop itself (``try_turn``): the
-checks that reached the writer in one turn of the loop form the group, and it is written
-at once, in one go, if the writer lock is free. A writer thread hands the GIL back and
-forth with the loop at every SQLite call (about 45 switches per group), which stretched
-a group of 8 checks from 4 ms of CPU to 10 ms of wall time while its requests waited.
+checks that reached the writer while the loop kept receiving new ones form the group
+(see IDLE_PASSES), and it is written in one go if the writer lock is free. A writer
+thread hands the GIL back and forth with the loop at every SQLite call (about 45
+switches per group), which stretched a group of 8 checks from 4 ms of CPU to 10 ms of
+wall time while its requests waited.
 SQLite has no network round trip to wait on, so the loop loses only the group's own CPU
 time. When another worker holds the lock the group goes to the thread instead, which
 waits for it; the loop never does. PostgreSQL keeps the thread: its round trips would
@@ -50,6 +51,13 @@ log = logging.getLogger("sendgate.decisions")
 MAX_GROUP: Final = 128
 # An allow can go stale between snapshot and write (an opt-out arrived); decide again.
 STALE_ATTEMPTS: Final = 3
+# On the event loop a group is written once IDLE_PASSES passes of the loop in a row
+# brought it no new check, or when it is full, or after MAX_PASSES passes. A check
+# reaches the writer a pass or two after its bytes arrived, so writing at the first pass
+# caught only the front of each wave of requests: at 16 concurrent checks, groups of 5
+# instead of 16 (and 975 instead of 1,200 checks/s, p99 23 instead of 20 ms).
+IDLE_PASSES: Final = 2
+MAX_PASSES: Final = 16
 
 Result = tuple[StoredDecision, ...]
 Turn = Callable[[], AbstractContextManager[None]]
@@ -125,17 +133,24 @@ class DecisionWriter:
         loop = asyncio.get_running_loop()
         job = _Job(batch, loop.create_future())
         if not self._waiting:
-            # After the callbacks already due: checks that arrive in this turn of the
-            # loop join the group.
-            loop.call_soon(self._write_waiting)
+            loop.call_soon(self._gather, loop, 0, 0, 0)
         self._waiting.append(job)
         return await cast("asyncio.Future[Result]", job.future)
 
-    def _write_waiting(self) -> None:
-        """Runs on the event loop: write the waiting group now, or pass it to the thread."""
+    def _gather(self, loop: asyncio.AbstractEventLoop, seen: int, idle: int, passes: int) -> None:
+        """One pass of the event loop: write the waiting group, or look again next pass."""
+        size = len(self._waiting)
+        idle = idle + 1 if size == seen else 0
+        if idle >= IDLE_PASSES or passes >= MAX_PASSES or size >= self._max_group:
+            self._write_waiting(loop)
+        else:
+            loop.call_soon(self._gather, loop, size, idle, passes + 1)
+
+    def _write_waiting(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Write the waiting group on the event loop now, or pass it to the thread."""
         jobs, self._waiting = self._waiting[: self._max_group], self._waiting[self._max_group :]
         if self._waiting:
-            asyncio.get_running_loop().call_soon(self._write_waiting)
+            loop.call_soon(self._gather, loop, 0, 0, 0)
         assert self._try_turn is not None
         with self._try_turn() as mine:
             if mine:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from serve.consent.engine import decide
 from serve.consent.policy import Policy, load_policy
 from serve.consent.records import CheckRequest
-from serve.decision_writer import DecisionWriter
+from serve.decision_writer import MAX_PASSES, DecisionWriter
 from serve.store import repository
 from serve.store.database import WriterQueue, make_engine, session_factory
 from serve.store.errors import NotFound
@@ -251,3 +251,42 @@ def test_try_turn_never_waits(tmp_path: Path) -> None:
         assert theirs
     with WriterQueue("sqlite://").try_turn() as alone:  # in memory: one process only
         assert alone
+
+
+def test_checks_arriving_pass_after_pass_join_one_group(loop_writer: tuple[DecisionWriter, Engine]) -> None:
+    """A wave of requests reaches the writer over several passes of the loop."""
+    writer, engine = loop_writer
+
+    async def main() -> list[tuple[StoredDecision, ...]]:
+        pending = []
+        for i in range(10):
+            pending.append(asyncio.ensure_future(writer.record(_batch(_promotion(f"+1415555{100 + i:04d}")))))
+            await asyncio.sleep(0)  # one pass of the loop
+        return await asyncio.gather(*pending)
+
+    assert len(asyncio.run(main())) == 10
+    assert (writer.groups, writer.groups_on_loop) == (1, 1)
+    assert _count(engine, DecisionRow) == 10
+
+
+def test_a_group_does_not_wait_for_a_stream_that_never_pauses(
+    loop_writer: tuple[DecisionWriter, Engine],
+) -> None:
+    """New checks every pass: a group is still written after MAX_PASSES passes."""
+    writer, _ = loop_writer
+
+    async def main() -> tuple[int, int]:
+        first = asyncio.ensure_future(writer.record(_batch(_promotion("+14155550100"))))
+        passes = 0
+        rest = []
+        while not first.done() and passes < 100:
+            passes += 1
+            rest.append(asyncio.ensure_future(writer.record(_batch(_promotion(f"+1415556{passes:04d}")))))
+            await asyncio.sleep(0)
+        await asyncio.gather(*rest)
+        return passes, writer.groups
+
+    passes, groups = asyncio.run(main())
+    # The passes to schedule the group and to wake the awaiting task come on top.
+    assert passes <= MAX_PASSES + 4
+    assert groups >= 2

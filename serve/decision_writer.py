@@ -98,7 +98,7 @@ class DecisionWriter:
         self._observe = observe
         self._turn = turn or nullcontext
         self._try_turn = try_turn
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._waiting: list[_Job] = []  # jobs for the event loop's next group
@@ -122,14 +122,16 @@ class DecisionWriter:
             thread.join()
 
     def submit(self, batch: repository.CheckBatch) -> Future[Result]:
+        return self._submit_group([batch])[0]
+
+    def _submit_group(self, batches: Sequence[repository.CheckBatch]) -> list[Future[Result]]:
+        """Hand batches to the thread, to be written in one transaction if they fit."""
         self.start()
-        future: Future[Result] = Future()
-        self._queue.put(_Job(batch, future))
-        return future
+        futures: list[Future[Result]] = [Future() for _ in batches]
+        self._queue.put([_Job(batch, future) for batch, future in zip(batches, futures, strict=True)])
+        return futures
 
     async def record(self, batch: repository.CheckBatch) -> Result:
-        if self._try_turn is None:
-            return await asyncio.wrap_future(self.submit(batch))
         loop = asyncio.get_running_loop()
         job = _Job(batch, loop.create_future())
         if not self._waiting:
@@ -151,32 +153,39 @@ class DecisionWriter:
         jobs, self._waiting = self._waiting[: self._max_group], self._waiting[self._max_group :]
         if self._waiting:
             loop.call_soon(self._gather, loop, 0, 0, 0)
-        assert self._try_turn is not None
-        with self._try_turn() as mine:
-            if mine:
-                self._commit(jobs, turn=nullcontext)
-                self.groups_on_loop += 1
-                return
-        # Another worker is writing: the thread waits for the lock, the loop goes on.
-        for job in jobs:
-            _forward(self.submit(job.batch), job.future)
+        if self._try_turn is not None:
+            with self._try_turn() as mine:
+                if mine:
+                    self._commit(jobs, turn=nullcontext)
+                    self.groups_on_loop += 1
+                    return
+        # PostgreSQL, or another worker is writing: the thread writes (and waits for the
+        # lock); the loop goes on.
+        futures = self._submit_group([job.batch for job in jobs])
+        for future, job in zip(futures, jobs, strict=True):
+            _forward(future, job.future)
 
     def _run(self) -> None:
+        carried: list[_Job] | None = None  # taken from the queue, too many for the group
         while True:
-            first = self._queue.get()
+            first = carried if carried is not None else self._queue.get()
+            carried = None
             if first is None:
                 return
-            jobs = [first]
+            jobs = list(first)
             stop = False
             while len(jobs) < self._max_group:
                 try:
-                    job = self._queue.get_nowait()
+                    more = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if job is None:
+                if more is None:
                     stop = True
                     break
-                jobs.append(job)
+                if len(jobs) + len(more) > self._max_group:
+                    carried = more
+                    break
+                jobs.extend(more)
             self._commit(jobs)
             if stop:
                 return

@@ -290,3 +290,24 @@ def test_a_group_does_not_wait_for_a_stream_that_never_pauses(
     # The passes to schedule the group and to wake the awaiting task come on top.
     assert passes <= MAX_PASSES + 4
     assert groups >= 2
+
+
+def test_without_try_turn_the_thread_writes_what_the_loop_gathered(engine: Engine, session: Session) -> None:
+    """PostgreSQL's path: one wave of checks, one transaction on the writer thread."""
+    add_senders(session)
+    writer = DecisionWriter(session_factory(engine), POLICY.conversation_window)
+
+    async def main() -> list[tuple[StoredDecision, ...]]:
+        pending = []
+        for i in range(10):
+            pending.append(asyncio.ensure_future(writer.record(_batch(_promotion(f"+1415555{100 + i:04d}")))))
+            await asyncio.sleep(0)
+        return await asyncio.gather(*pending)
+
+    try:
+        results = asyncio.run(main())
+    finally:
+        writer.stop()
+    assert len({r[0].decision_id for r in results}) == 10
+    assert (writer.groups, writer.groups_on_loop) == (1, 0)
+    assert _count(engine, DecisionRow) == 10

@@ -1,27 +1,26 @@
-"""Group commit for decisions: one thread writes what many concurrent checks decided.
+"""Group commit for decisions: many concurrent checks, one transaction, one disk sync.
 
 Every /v1/check must be in the audit trail before its answer goes out, and a commit that
 survives a crash costs a disk sync. One sync per request caps the service at the disk's
 sync rate, and on SQLite requests also queue on the single write lock. Here requests hand
-their classified items to one writer thread, which takes everything waiting, decides and
-inserts it in one transaction (same lock, same snapshots-in-order as one batch) and
-commits once; each request is answered only after that commit returned. Nothing is
-acknowledged earlier, so durability is unchanged; only the syncs are shared.
+their classified items to the writer, which decides and inserts a whole group in one
+transaction (same lock, same snapshots-in-order as one batch) and commits once; each
+request is answered only after that commit returned. Nothing is acknowledged earlier, so
+durability is unchanged; only the syncs are shared.
+
+The event loop gathers the group: the checks that reach the writer while the loop keeps
+receiving new ones (see IDLE_PASSES). On SQLite the loop then writes the group itself if
+the writer lock is free (``try_turn``). A writer thread hands the GIL back and forth with
+the loop at every SQLite call (about 45 switches per group), which stretched a group of
+8 checks from 4 ms of CPU to 10 ms of wall time while its requests waited; SQLite has no
+network round trip to wait on, so the loop loses only the group's own CPU time. When
+another worker holds the lock, the group goes to the writer thread, which waits for it;
+the loop never does. PostgreSQL always uses the thread: its round trips would stall
+the loop.
 
 If a group fails as a whole (one request names an unknown sender, an allow went stale),
 each request in it is written again on its own, so one bad request never fails the
 others and each gets its own error.
-
-On SQLite the group can instead be written on the event loop itself (``try_turn``): the
-checks that reached the writer while the loop kept receiving new ones form the group
-(see IDLE_PASSES), and it is written in one go if the writer lock is free. A writer
-thread hands the GIL back and forth with the loop at every SQLite call (about 45
-switches per group), which stretched a group of 8 checks from 4 ms of CPU to 10 ms of
-wall time while its requests waited.
-SQLite has no network round trip to wait on, so the loop loses only the group's own CPU
-time. When another worker holds the lock the group goes to the thread instead, which
-waits for it; the loop never does. PostgreSQL keeps the thread: its round trips would
-stall the loop.
 """
 
 from __future__ import annotations
@@ -163,7 +162,7 @@ class DecisionWriter:
         # lock); the loop goes on.
         futures = self._submit_group([job.batch for job in jobs])
         for future, job in zip(futures, jobs, strict=True):
-            _forward(future, job.future)
+            _forward(future, job.future, loop)
 
     def _run(self) -> None:
         carried: list[_Job] | None = None  # taken from the queue, too many for the group
@@ -253,9 +252,8 @@ def _settle(future: _Outcome, outcome: Result | BaseException) -> None:
         future.set_result(outcome)
 
 
-def _forward(source: Future[Result], target: _Outcome) -> None:
+def _forward(source: Future[Result], target: _Outcome, loop: asyncio.AbstractEventLoop) -> None:
     """Settle an event-loop future with what the writer thread's future gets."""
-    loop = asyncio.get_running_loop()
 
     def copy(done: Future[Result]) -> None:
         exception = done.exception()

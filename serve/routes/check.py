@@ -139,7 +139,8 @@ async def _accept(http: Request, body: type[M]) -> tuple[M, Services, LoadedMode
 
 
 # Async on purpose: classifying one message costs less than a hop through the thread
-# pool, and the database work happens on the writer thread.
+# pool, and the database work is the group writer's (decision_writer.py), on the loop in
+# one go or on its thread.
 @_post("/check", CheckIn, CheckOut)
 async def check(http: Request) -> Response:
     body, services, model = await _accept(http, CheckIn)

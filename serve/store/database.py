@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -96,6 +97,10 @@ class WriterQueue:
     other far longer than the other's transaction lasts. A blocking ``flock`` wakes the
     next writer the moment the previous one releases it. PostgreSQL needs none of this
     (its row and advisory locks wake waiters directly), and there this is a no-op.
+
+    Within one process the event loop and the writer thread both write (see
+    decision_writer.py). ``flock`` does not exclude two holders of one descriptor, so a
+    thread lock comes first: the turn is this process's, then the file's.
     """
 
     def __init__(self, url: str | URL) -> None:
@@ -103,37 +108,52 @@ class WriterQueue:
         self.sqlite = parsed.get_backend_name() == "sqlite"
         database = parsed.database if self.sqlite else None
         self.path = Path(f"{database}.writer-lock") if database and database != ":memory:" else None
+        self._threads = threading.Lock()
         self._handle: IO[str] | None = None
         self._pid = -1
 
     @contextmanager
     def turn(self) -> Iterator[None]:
-        if self.path is None:
+        """Wait for the turn, and hold it."""
+        if not self.sqlite:
             yield
             return
-        handle = self._open()
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        with self._threads:
+            if self.path is None:
+                yield
+                return
+            handle = self._open()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     @contextmanager
     def try_turn(self) -> Iterator[bool]:
         """The turn if it is free now (True), else False at once: never waits."""
-        if self.path is None:
+        if not self.sqlite:
             yield True
             return
-        handle = self._open()
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not self._threads.acquire(blocking=False):
             yield False
             return
         try:
-            yield True
+            if self.path is None:
+                yield True
+                return
+            handle = self._open()
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            self._threads.release()
 
     def _open(self) -> IO[str]:
         # Kept open: opening the file for every group cost 2% of the send path. A forked

@@ -311,3 +311,27 @@ def test_without_try_turn_the_thread_writes_what_the_loop_gathered(engine: Engin
     assert len({r[0].decision_id for r in results}) == 10
     assert (writer.groups, writer.groups_on_loop) == (1, 0)
     assert _count(engine, DecisionRow) == 10
+
+
+@pytest.mark.parametrize("url", ["sqlite:///{tmp}/store.db", "sqlite://"])
+def test_in_one_process_the_loop_never_shares_the_threads_turn(tmp_path: Path, url: str) -> None:
+    """flock alone would let two holders of one descriptor in: the loop and the thread."""
+    queue = WriterQueue(url.format(tmp=tmp_path))
+    held, release = threading.Event(), threading.Event()
+
+    def writer_thread() -> None:
+        with queue.turn():
+            held.set()
+            release.wait(timeout=10)
+
+    thread = threading.Thread(target=writer_thread)
+    thread.start()
+    try:
+        assert held.wait(timeout=10)
+        with queue.try_turn() as mine:
+            assert not mine
+    finally:
+        release.set()
+        thread.join(timeout=10)
+    with queue.try_turn() as mine:
+        assert mine

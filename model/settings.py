@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # Message text is personal data: off by default in logs.
     log_message_text: bool = False
     max_body_bytes: int = Field(default=4_000_000, ge=1_000)
+    # SQLite: the event loop writes each group of decisions itself, disk sync included
+    # (serve/decision_writer.py). Turn off on a disk whose sync takes milliseconds, so
+    # the writer thread waits for it instead of every request.
+    sqlite_write_on_loop: bool = True
     # Signs reviewer-page sessions; set it when running several workers or replicas.
     review_session_secret: SecretStr | None = Field(default=None, min_length=32)
 

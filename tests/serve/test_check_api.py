@@ -58,6 +58,19 @@ def test_decision_is_stored_before_the_answer(client: TestClient, service_settin
     assert row[0] == response.json()["decision"]
 
 
+@pytest.mark.parametrize("on_loop", [True, False])
+def test_where_the_audit_write_runs(db_settings: Settings, db_backend: str, on_loop: bool) -> None:
+    """SQLite writes on the event loop unless turned off; PostgreSQL always on the thread."""
+    settings = db_settings.model_copy(update={"sqlite_write_on_loop": on_loop})
+    with TestClient(create_app(settings)) as client:
+        for phone in ("+14155550123", "+14155550124"):
+            response = client.post("/v1/check", headers=SENDER, json={"text": OTP, "to": phone})
+            assert response.status_code == 200
+        writer = client.app.state.services.writer  # type: ignore[attr-defined]
+        assert writer.groups == 2
+        assert writer.groups_on_loop == (2 if db_backend == "sqlite" and on_loop else 0)
+
+
 def test_invalid_phone_is_422_naming_to(client: TestClient) -> None:
     """A number that does not parse as a valid E.164 number is refused."""
     response = client.post("/v1/check", headers=SENDER, json={"text": OTP, "to": "+1555"})

@@ -102,7 +102,7 @@ class DecisionWriter:
         self._lock = threading.Lock()
         self._waiting: list[_Job] = []  # jobs for the event loop's next group
         self.groups = 0  # transactions committed (tests read it)
-        self.groups_on_loop = 0  # of which written on the event loop
+        self.groups_on_loop = 0  # groups the event loop wrote itself (tests read it)
 
     def start(self) -> None:
         with self._lock:
@@ -121,6 +121,7 @@ class DecisionWriter:
             thread.join()
 
     def submit(self, batch: repository.CheckBatch) -> Future[Result]:
+        """From any thread: the writer thread writes it; the future resolves on commit."""
         return self._submit_group([batch])[0]
 
     def _submit_group(self, batches: Sequence[repository.CheckBatch]) -> list[Future[Result]]:

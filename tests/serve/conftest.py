@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,6 +24,24 @@ KEYS = "sender:sender-key-1,reviewer:reviewer-key-1,admin:admin-key-1"
 SENDER = {"Authorization": "Bearer sender-key-1"}
 REVIEWER = {"Authorization": "Bearer reviewer-key-1"}
 ADMIN = {"Authorization": "Bearer admin-key-1"}
+
+
+def next_noon_in_san_francisco(now: datetime | None = None) -> str:
+    """12:00 in San Francisco, at least an hour from ``now``, as a UTC timestamp.
+
+    A check is judged at max(send_at, now). A fixed date slips into the past, and then
+    a test expecting an allow depends on the hour it runs at: after 21:00 there it is
+    quiet hours (these tests failed at 05:04 UTC once their date had passed).
+    """
+    earliest = (now or datetime.now(UTC)).astimezone(ZoneInfo("America/Los_Angeles")) + timedelta(hours=1)
+    noon = earliest.replace(hour=12, minute=0, second=0, microsecond=0)
+    if noon < earliest:
+        noon += timedelta(days=1)  # wall-clock arithmetic: still 12:00 across a DST change
+    return noon.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Noon in San Francisco: outside every quiet-hours window the +1415 numbers fall under.
+NOON_SF = next_noon_in_san_francisco()
 
 
 @pytest.fixture(scope="session")

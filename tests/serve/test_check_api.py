@@ -14,7 +14,7 @@ from sqlalchemy import text
 from model.settings import Settings
 from serve.app import create_app
 from serve.observability import RequestIds
-from tests.serve.conftest import ADMIN, REVIEWER, SENDER
+from tests.serve.conftest import ADMIN, NOON_SF, REVIEWER, SENDER
 
 
 @pytest.fixture
@@ -25,8 +25,6 @@ def client(db_client: TestClient) -> TestClient:
 
 PROMO = "Winter sale: 40% off all coats this weekend at sendgate demo sender! Reply STOP to opt out"
 OTP = "Your Quillpay verification code is 730142. It expires in 10 minutes."
-# Noon in San Francisco: inside every quiet-hours window.
-NOON_SF = "2026-11-25T20:00:00Z"
 
 
 def test_promotion_without_consent_is_blocked_with_reasons(client: TestClient) -> None:

@@ -12,11 +12,10 @@ from sqlalchemy import text
 
 from model.settings import Settings
 from serve.app import create_app
-from tests.serve.conftest import ADMIN, REVIEWER, SENDER
+from tests.serve.conftest import ADMIN, NOON_SF, REVIEWER, SENDER
 
 PHONE = "+14155550123"
 PROMO = "Winter sale: 40% off all coats this weekend at sendgate demo sender! Reply STOP to opt out"
-NOON_SF = "2026-11-25T20:00:00Z"  # noon in San Francisco: outside every quiet-hours window
 ADMIN_ID = "admin:" + hashlib.sha256(b"admin-key-1").hexdigest()[:12]
 
 

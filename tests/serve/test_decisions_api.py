@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serve.conftest import ADMIN, REVIEWER, SENDER
+from tests.serve.conftest import ADMIN, NOON_SF, REVIEWER, SENDER
 from training.prepare import read_source
 from training.sources import user_source
 
@@ -20,7 +20,6 @@ PROMO = "Winter sale: 40% off all coats this weekend at sendgate demo sender! Re
 OTP = "Your Quillpay verification code is 730142. It expires in 10 minutes."
 # Commas, quotes and a line break: the CSV must quote them.
 TRICKY = 'Your order #12345, "blue coat", has shipped.\nTrack it at https://ex.co/t/1'
-NOON_SF = "2026-11-25T20:00:00Z"
 REVIEWER_ID = "reviewer:" + hashlib.sha256(b"reviewer-key-1").hexdigest()[:12]
 CHECK_FIELDS = {
     "decision",

@@ -11,12 +11,11 @@ from sqlalchemy import text
 
 from model.settings import Settings
 from serve.app import create_app
-from tests.serve.conftest import ADMIN, REVIEWER, SENDER
+from tests.serve.conftest import ADMIN, NOON_SF, REVIEWER, SENDER
 
 PHONE = "+14155550123"
 PROMO = "Winter sale: 40% off all coats this weekend at sendgate demo sender! Reply STOP to opt out"
 REPLY = "Hi! We open at 10am on Saturdays."
-NOON_SF = "2026-11-25T20:00:00Z"  # noon in San Francisco: outside every quiet-hours window
 UNSUBSCRIBED = (
     "sendgate demo sender: You are unsubscribed and will receive no more messages from us. "
     "Reply START to resubscribe."

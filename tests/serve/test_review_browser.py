@@ -25,7 +25,7 @@ from serve.app import create_app
 from serve.services import Services
 from serve.store import repository
 from serve.store.views import StoredDecision
-from tests.serve.conftest import KEYS, SENDER
+from tests.serve.conftest import KEYS, NOON_SF, SENDER
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PROMO = "Winter sale: 40% off all coats this weekend at sendgate demo sender! Reply STOP to opt out"
-NOON_SF = "2026-11-25T20:00:00Z"  # noon in San Francisco: inside every quiet-hours window
 REVIEWER_KEY = "reviewer-key-1"
 REVIEWER = "reviewer:" + hashlib.sha256(REVIEWER_KEY.encode()).hexdigest()[:12]
 SCREENSHOT = Path("/tmp/review-detail.png")

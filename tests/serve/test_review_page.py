@@ -13,10 +13,9 @@ from serve.routes import review_page
 from serve.routes.review_page import Segment, highlight, mask_phone
 from serve.services import Services
 from serve.store import repository
-from tests.serve.conftest import SENDER
+from tests.serve.conftest import NOON_SF, SENDER
 
 PROMO = "Winter sale: 40% off all coats this weekend at sendgate demo sender! Reply STOP to opt out"
-NOON_SF = "2026-11-25T20:00:00Z"
 PHONE = "+14155550123"
 REVIEWER_KEY = "reviewer-key-1"
 REVIEWER_ID = hashlib.sha256(REVIEWER_KEY.encode()).hexdigest()[:12]

@@ -46,7 +46,7 @@ class Services:
             observe=observe,
             turn=queue.turn,
             # SQLite: write on the event loop while the lock is free (decision_writer.py).
-            try_turn=queue.try_turn if queue.sqlite and self.settings.sqlite_write_on_loop else None,
+            try_turn=queue.try_turn if self.settings.sqlite_write_on_loop else None,
         )
 
     @classmethod

@@ -131,9 +131,13 @@ class WriterQueue:
 
     @contextmanager
     def try_turn(self) -> Iterator[bool]:
-        """The turn if it is free now (True), else False at once: never waits."""
+        """The turn if it is free now (True), else False at once: never waits.
+
+        Always False on PostgreSQL: there the writer thread writes, since the loop would
+        wait for each network round trip (decision_writer.py).
+        """
         if not self.sqlite:
-            yield True
+            yield False
             return
         if not self._threads.acquire(blocking=False):
             yield False

@@ -161,8 +161,11 @@ def test_sqlite_writers_of_all_processes_queue_on_one_lock_file(tmp_path: Path) 
     assert order == ["first", "second"]
 
 
-def test_postgresql_needs_no_lock_file() -> None:
-    assert WriterQueue("postgresql+psycopg://postgres@127.0.0.1/x").path is None
+def test_postgresql_needs_no_lock_file_and_never_writes_on_the_loop() -> None:
+    postgresql = WriterQueue("postgresql+psycopg://postgres@127.0.0.1/x")
+    assert postgresql.path is None
+    with postgresql.try_turn() as mine:
+        assert not mine
     assert WriterQueue("sqlite://").path is None
 
 
